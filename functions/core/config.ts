@@ -1,0 +1,123 @@
+/** Raised at cold start when the worker's environment is missing or malformed; names the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly variable: string;
+
+  constructor(variable: string, problem: string) {
+    super(`${variable} ${problem}`);
+    this.variable = variable;
+  }
+}
+
+export type TokenSetting =
+  | { source: "secret"; secretArn: string }
+  | { source: "env"; token: string };
+
+export interface WorkerConfig {
+  highLevelBaseUrl: string;
+  highLevelApiVersion: string;
+  token: TokenSetting;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  maxReceiveCount: number;
+  maxAttempts: number;
+  requestTimeoutMs: number;
+  workerConcurrency: number;
+  maxDeferrals: number;
+  sqsEndpoint: string | undefined;
+}
+
+export const WORKER_DEFAULTS = {
+  highLevelBaseUrl: "https://services.leadconnectorhq.com",
+  highLevelApiVersion: "2021-07-28",
+  maxReceiveCount: 5,
+  maxAttempts: 3,
+  requestTimeoutMs: 10_000,
+  workerConcurrency: 5,
+  maxDeferrals: 100,
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates every variable of DESIGN.md's configuration table once.
+ *
+ * @example
+ * const config = loadWorkerConfig(process.env); // throws ConfigError("QUEUE_URL is required") when unset
+ */
+export function loadWorkerConfig(env: Env): WorkerConfig {
+  return {
+    highLevelBaseUrl: url(env, "HIGHLEVEL_BASE_URL", WORKER_DEFAULTS.highLevelBaseUrl),
+    highLevelApiVersion: text(env, "HIGHLEVEL_API_VERSION") ?? WORKER_DEFAULTS.highLevelApiVersion,
+    token: tokenSetting(env),
+    queueUrl: url(env, "QUEUE_URL"),
+    deadLetterQueueUrl: url(env, "DEAD_LETTER_QUEUE_URL"),
+    maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", WORKER_DEFAULTS.maxReceiveCount, 1, 1000),
+    maxAttempts: integer(env, "HIGHLEVEL_MAX_ATTEMPTS", WORKER_DEFAULTS.maxAttempts, 1, 10),
+    requestTimeoutMs: integer(
+      env,
+      "HIGHLEVEL_TIMEOUT_MS",
+      WORKER_DEFAULTS.requestTimeoutMs,
+      100,
+      900_000,
+    ),
+    workerConcurrency: integer(
+      env,
+      "WORKER_CONCURRENCY",
+      WORKER_DEFAULTS.workerConcurrency,
+      1,
+      100,
+    ),
+    maxDeferrals: integer(env, "MAX_DEFERRALS", WORKER_DEFAULTS.maxDeferrals, 0, 10_000),
+    sqsEndpoint: text(env, "AWS_ENDPOINT_URL_SQS") && url(env, "AWS_ENDPOINT_URL_SQS"),
+  };
+}
+
+function tokenSetting(env: Env): TokenSetting {
+  const secretArn = text(env, "HIGHLEVEL_TOKEN_SECRET_ARN");
+  if (secretArn) {
+    if (!/^arn:aws[a-z-]*:secretsmanager:/.test(secretArn)) {
+      throw new ConfigError("HIGHLEVEL_TOKEN_SECRET_ARN", "must be a Secrets Manager secret ARN");
+    }
+    return { source: "secret", secretArn };
+  }
+  const token = text(env, "HIGHLEVEL_TOKEN");
+  if (token) {
+    return { source: "env", token };
+  }
+  throw new ConfigError(
+    "HIGHLEVEL_TOKEN_SECRET_ARN",
+    "is required (or HIGHLEVEL_TOKEN for local runs): the worker has no HighLevel token",
+  );
+}
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function url(env: Env, name: string, fallback?: string): string {
+  const value = text(env, name) ?? fallback;
+  if (value === undefined) {
+    throw new ConfigError(name, "is required");
+  }
+  // A pattern, not `new URL`: local SQS endpoints use hosts like `sqs.us-east-1.127.0.0.1`,
+  // which WHATWG URL parsing rejects although the SDK never resolves them.
+  if (!/^https?:\/\/[^\s/?#]+(?:[/?#]\S*)?$/i.test(value)) {
+    // The value is echoed: none of these variables carries a secret.
+    throw new ConfigError(name, `must be an http(s) URL, got "${value}"`);
+  }
+  return value.replace(/\/+$/, "");
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}

@@ -1,0 +1,87 @@
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { FailureReason } from "./outcome.ts";
+import { DEFERRALS_ATTRIBUTE, type MessageAttributes, type QueueMessage } from "./queue-message.ts";
+
+export const MAX_FAILURE_DETAIL_BYTES = 1024;
+
+export interface Failure {
+  reason: FailureReason;
+  status?: number;
+  detail: string;
+  attempts: number;
+}
+
+/**
+ * The `failure-*` attributes of a dead letter. `redact` removes secrets (the token) from the
+ * detail before it is cut to 1 KiB.
+ *
+ * @example
+ * failureAttributes({ reason: "rejected", status: 422, detail: "Unprocessable Entity", attempts: 1 }, "m-1", new Date())
+ */
+export function failureAttributes(
+  failure: Failure,
+  sourceMessageId: string,
+  failedAt: Date,
+  redact: (text: string) => string = (text) => text,
+): MessageAttributes {
+  const attributes: MessageAttributes = {
+    "failure-reason": { DataType: "String", StringValue: failure.reason },
+    "failure-detail": { DataType: "String", StringValue: cleanDetail(redact(failure.detail)) },
+    "failure-attempts": { DataType: "Number", StringValue: String(failure.attempts) },
+    "failed-at": { DataType: "String", StringValue: failedAt.toISOString() },
+    "source-message-id": { DataType: "String", StringValue: sourceMessageId },
+  };
+  if (failure.status !== undefined) {
+    attributes["failure-status"] = { DataType: "Number", StringValue: String(failure.status) };
+  }
+  return attributes;
+}
+
+/** Sends the job, byte for byte, to the dead-letter queue with the reason attached. */
+export async function sendToDeadLetterQueue(
+  sqs: SQSClient,
+  deadLetterQueueUrl: string,
+  message: QueueMessage,
+  failure: Failure,
+  redact?: (text: string) => string,
+): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deadLetterQueueUrl,
+      MessageBody: message.body,
+      MessageAttributes: failureAttributes(failure, message.messageId, new Date(), redact),
+    }),
+  );
+}
+
+/**
+ * Sends a throttled job back to its source queue to come back after `delaySeconds`, counting
+ * the deferral, so that waiting out a rate limit does not use up `maxReceiveCount`.
+ */
+export async function deferToSourceQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  message: QueueMessage,
+  deferral: { delaySeconds: number; deferrals: number },
+): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: message.body,
+      DelaySeconds: deferral.delaySeconds,
+      MessageAttributes: {
+        [DEFERRALS_ATTRIBUTE]: { DataType: "Number", StringValue: String(deferral.deferrals) },
+      },
+    }),
+  );
+}
+
+/** SQS accepts only XML-safe characters in attribute values, and the DLQ keeps 1 KiB of detail. */
+function cleanDetail(detail: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+  const safe = detail.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/gu, "?").trim() || "(none)";
+  if (Buffer.byteLength(safe, "utf8") <= MAX_FAILURE_DETAIL_BYTES) return safe;
+  let cut = safe.slice(0, MAX_FAILURE_DETAIL_BYTES);
+  while (Buffer.byteLength(`${cut}…`, "utf8") > MAX_FAILURE_DETAIL_BYTES) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}

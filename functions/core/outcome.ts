@@ -1,0 +1,132 @@
+/**
+ * The outcome rules of DESIGN.md's table, as data and pure functions.
+ *
+ * | HighLevel's answer            | verdict         | then                                              |
+ * |-------------------------------|-----------------|---------------------------------------------------|
+ * | 2xx                           | deleted         | remove                                            |
+ * | 404                           | already-absent  | remove                                            |
+ * | 400, 422, other 4xx           | rejected        | GET to check: gone/deleted → already-absent; else DLQ |
+ * | 401, 403                      | unauthorized    | re-read token, try once more; else DLQ            |
+ * | 429                           | throttled       | wait and retry in time; else defer; DLQ after MAX_DEFERRALS |
+ * | 5xx, network error, timeout   | transient       | last receive → DLQ `exhausted`; else redeliver    |
+ * | invalid body                  | invalid-job     | DLQ                                               |
+ */
+
+export type FailureReason = "invalid-job" | "rejected" | "unauthorized" | "exhausted" | "throttled";
+
+export const FAILURE_REASONS: readonly FailureReason[] = [
+  "invalid-job",
+  "rejected",
+  "unauthorized",
+  "exhausted",
+  "throttled",
+];
+
+/** What HighLevel's answers came to for one job. */
+export type Verdict =
+  | { kind: "deleted"; attempts: number }
+  | { kind: "already-absent"; attempts: number }
+  | { kind: "rejected"; status: number; detail: string; attempts: number }
+  | { kind: "unauthorized"; status?: number; detail: string; attempts: number }
+  | { kind: "throttled"; retryAfterMs: number; detail: string; status?: number; attempts: number }
+  | { kind: "transient"; detail: string; status?: number; attempts: number }
+  | { kind: "invalid-job"; detail: string };
+
+export type AnswerClass =
+  | "deleted"
+  | "already-absent"
+  | "rejected"
+  | "unauthorized"
+  | "throttled"
+  | "transient";
+
+/** Classifies one HTTP status from the DELETE endpoint. */
+export function classifyStatus(status: number): AnswerClass {
+  if (status >= 200 && status < 300) return "deleted";
+  if (status === 404) return "already-absent";
+  if (status === 401 || status === 403) return "unauthorized";
+  if (status === 429) return "throttled";
+  if (status === 408 || status >= 500) return "transient";
+  return "rejected";
+}
+
+/** What happens to the queue message once the verdict is known. */
+export type Disposition =
+  | { action: "remove"; outcome: "deleted" | "already-absent" }
+  | {
+      action: "dead-letter";
+      reason: FailureReason;
+      status?: number;
+      detail: string;
+      attempts: number;
+    }
+  | { action: "defer"; delaySeconds: number; deferrals: number }
+  | { action: "redeliver"; detail: string };
+
+export interface DeliveryFacts {
+  /** SQS's ApproximateReceiveCount of this delivery. */
+  receiveCount: number;
+  maxReceiveCount: number;
+  /** Times this job has been deferred already (the `deferrals` message attribute). */
+  deferrals: number;
+  maxDeferrals: number;
+}
+
+/** SQS's ceiling for DelaySeconds. */
+export const MAX_DELAY_SECONDS = 900;
+
+/**
+ * Decides the fate of a message from its verdict and how often it has been seen.
+ *
+ * @example
+ * decideDisposition({ kind: "transient", status: 503, detail: "HTTP 503", attempts: 3 },
+ *   { receiveCount: 5, maxReceiveCount: 5, deferrals: 0, maxDeferrals: 100 })
+ * // → { action: "dead-letter", reason: "exhausted", status: 503, ... }
+ */
+export function decideDisposition(verdict: Verdict, facts: DeliveryFacts): Disposition {
+  switch (verdict.kind) {
+    case "deleted":
+    case "already-absent":
+      return { action: "remove", outcome: verdict.kind };
+    case "invalid-job":
+      return { action: "dead-letter", reason: "invalid-job", detail: verdict.detail, attempts: 0 };
+    case "rejected":
+    case "unauthorized":
+      return {
+        action: "dead-letter",
+        reason: verdict.kind,
+        ...(verdict.status !== undefined && { status: verdict.status }),
+        detail: verdict.detail,
+        attempts: verdict.attempts,
+      };
+    case "throttled":
+      if (facts.deferrals >= facts.maxDeferrals) {
+        return {
+          action: "dead-letter",
+          reason: "throttled",
+          ...(verdict.status !== undefined && { status: verdict.status }),
+          detail: `${verdict.detail}; deferred ${facts.deferrals} times already`,
+          attempts: verdict.attempts,
+        };
+      }
+      return {
+        action: "defer",
+        delaySeconds: Math.min(
+          MAX_DELAY_SECONDS,
+          Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)),
+        ),
+        deferrals: facts.deferrals + 1,
+      };
+    case "transient":
+      if (facts.receiveCount >= facts.maxReceiveCount) {
+        return {
+          action: "dead-letter",
+          reason: "exhausted",
+          ...(verdict.status !== undefined && { status: verdict.status }),
+          detail: verdict.detail,
+          attempts: verdict.attempts,
+        };
+      }
+      return { action: "redeliver", detail: verdict.detail };
+  }
+}

@@ -1,0 +1,172 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** HighLevel's rate-limit headers, as numbers; any of them may be missing. */
+export interface RateLimitHeaders {
+  max?: number;
+  remaining?: number;
+  intervalMs?: number;
+  dailyLimit?: number;
+  dailyRemaining?: number;
+}
+
+/** Reads HighLevel's `X-RateLimit-*` headers. Absent or non-numeric headers are left out. */
+export function readRateLimitHeaders(headers: Headers): RateLimitHeaders {
+  const read = (name: string) => {
+    const raw = headers.get(name);
+    if (raw === null || raw.trim() === "") return undefined;
+    const value = Number(raw);
+    return Number.isFinite(value) && value >= 0 ? value : undefined;
+  };
+  const result: RateLimitHeaders = {};
+  const max = read("x-ratelimit-max");
+  const remaining = read("x-ratelimit-remaining");
+  const intervalMs = read("x-ratelimit-interval-milliseconds");
+  const dailyLimit = read("x-ratelimit-limit-daily");
+  const dailyRemaining = read("x-ratelimit-daily-remaining");
+  if (max !== undefined) result.max = max;
+  if (remaining !== undefined) result.remaining = remaining;
+  if (intervalMs !== undefined) result.intervalMs = intervalMs;
+  if (dailyLimit !== undefined) result.dailyLimit = dailyLimit;
+  if (dailyRemaining !== undefined) result.dailyRemaining = dailyRemaining;
+  return result;
+}
+
+export interface RatePacerOptions {
+  /** Calls of the burst budget left unspent, so that workers sharing it stop before HighLevel does. */
+  reserve?: number;
+  /** Used until a response has told the real window. */
+  defaultIntervalMs?: number;
+  /** How long a location stays paused once its daily budget is gone (HighLevel does not say when it resets). */
+  dailyPauseMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<unknown>;
+}
+
+export type Permit =
+  | { granted: true; waitedMs: number }
+  | { granted: false; reason: "burst" | "daily"; retryAfterMs: number };
+
+interface RateBudget {
+  max: number | undefined;
+  intervalMs: number;
+  /** Calls we believe are left in the current window, after our own reservations. */
+  remaining: number | undefined;
+  windowStartedAt: number;
+  windowEndsAt: number;
+  blockedUntil: number;
+  dailyBlockedUntil: number;
+}
+
+/**
+ * Spends a location's burst budget without overdrawing it.
+ *
+ * HighLevel counts calls per app (or token) per location in a window of
+ * `X-RateLimit-Interval-Milliseconds`. The pacer keeps, per budget key, what the last
+ * answers said is left, reserves one call per request it lets through, and makes callers
+ * wait for the window to turn over rather than spend the last `reserve` calls. A 429 pauses
+ * the key for a full interval; an empty daily budget pauses it for `dailyPauseMs`.
+ *
+ * @example
+ * const pacer = new RatePacer();
+ * const permit = await pacer.acquire("loc1:ab12", deadline);
+ * if (permit.granted) { const sentAt = Date.now(); const res = await fetch(...); pacer.observe("loc1:ab12", res.status, readRateLimitHeaders(res.headers), sentAt); }
+ */
+export class RatePacer {
+  readonly #budgets = new Map<string, RateBudget>();
+  readonly #reserve: number;
+  readonly #defaultIntervalMs: number;
+  readonly #dailyPauseMs: number;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
+
+  constructor(options: RatePacerOptions = {}) {
+    this.#reserve = options.reserve ?? 1;
+    this.#defaultIntervalMs = options.defaultIntervalMs ?? 10_000;
+    this.#dailyPauseMs = options.dailyPauseMs ?? 15 * 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? sleep;
+  }
+
+  /**
+   * Waits until a call may be made for `key`, reserving it. Gives up without waiting when
+   * the wait would end after `deadline` (epoch ms), saying how long the caller should stay away.
+   */
+  async acquire(key: string, deadline: number): Promise<Permit> {
+    const started = this.#now();
+    for (;;) {
+      const now = this.#now();
+      const budget = this.#budgets.get(key);
+      if (!budget) {
+        return { granted: true, waitedMs: now - started };
+      }
+      if (budget.dailyBlockedUntil > now) {
+        return { granted: false, reason: "daily", retryAfterMs: budget.dailyBlockedUntil - now };
+      }
+      if (now >= budget.windowEndsAt && budget.max !== undefined) {
+        // The window has turned over: assume a full budget until an answer says otherwise.
+        budget.remaining = budget.max;
+        budget.windowStartedAt = now;
+        budget.windowEndsAt = now + budget.intervalMs;
+      }
+      const waitUntil = Math.max(
+        budget.blockedUntil,
+        this.#hasRoom(budget) ? now : budget.windowEndsAt,
+      );
+      if (waitUntil <= now) {
+        if (budget.remaining !== undefined) budget.remaining -= 1;
+        return { granted: true, waitedMs: now - started };
+      }
+      if (waitUntil > deadline) {
+        return { granted: false, reason: "burst", retryAfterMs: waitUntil - now };
+      }
+      await this.#sleep(waitUntil - now);
+    }
+  }
+
+  /** Records what an answer said about the budget of `key`; `sentAt` is when that call was made. */
+  observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
+    const now = this.#now();
+    const intervalMs =
+      headers.intervalMs && headers.intervalMs > 0 ? headers.intervalMs : undefined;
+    let budget = this.#budgets.get(key);
+    if (!budget) {
+      const windowMs = intervalMs ?? this.#defaultIntervalMs;
+      budget = {
+        max: headers.max,
+        intervalMs: windowMs,
+        remaining: headers.remaining,
+        windowStartedAt: sentAt,
+        windowEndsAt: sentAt + windowMs,
+        blockedUntil: 0,
+        dailyBlockedUntil: 0,
+      };
+      this.#budgets.set(key, budget);
+    } else {
+      if (headers.max !== undefined) budget.max = headers.max;
+      if (intervalMs !== undefined) budget.intervalMs = intervalMs;
+      // An answer to a call made before the current window began describes the old window.
+      if (headers.remaining !== undefined && sentAt >= budget.windowStartedAt) {
+        budget.remaining = Math.min(budget.remaining ?? headers.remaining, headers.remaining);
+      }
+    }
+    if (status === 429) {
+      budget.remaining = 0;
+      budget.blockedUntil = Math.max(budget.blockedUntil, now + budget.intervalMs);
+      budget.windowStartedAt = now;
+      budget.windowEndsAt = now + budget.intervalMs;
+    }
+    if (headers.dailyRemaining === 0) {
+      budget.dailyBlockedUntil = now + this.#dailyPauseMs;
+    }
+  }
+
+  /** How long `key` must stay away because its daily budget is gone (0 when it is not). */
+  dailyPauseFor(key: string): number {
+    const budget = this.#budgets.get(key);
+    return budget ? Math.max(0, budget.dailyBlockedUntil - this.#now()) : 0;
+  }
+
+  #hasRoom(budget: RateBudget): boolean {
+    return budget.remaining === undefined || budget.remaining > this.#reserve;
+  }
+}

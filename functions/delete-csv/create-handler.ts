@@ -1,0 +1,50 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { loadWorkerConfig } from "#core/config.ts";
+import { createBatchSettler } from "#core/deletion-worker.ts";
+import { logger, metrics, recordJobMetrics, recordRetry } from "#core/observability.ts";
+import { createWorkerDeps, type RuntimeOverrides } from "#core/worker-runtime.ts";
+import { toQueueMessage } from "./sqs-record.ts";
+
+class RedeliveryRequested extends Error {
+  override name = "RedeliveryRequested";
+}
+
+/**
+ * Builds the SQS consumer from the environment. Configuration is read and checked here, once,
+ * so a bad variable fails the cold start instead of every job.
+ */
+export function createDeleteCsvHandler(
+  env: Record<string, string | undefined>,
+  overrides: Partial<RuntimeOverrides> = {},
+) {
+  const deps = createWorkerDeps(loadWorkerConfig(env), {
+    log: logger,
+    onRetry: recordRetry,
+    onSettled: recordJobMetrics,
+    ...overrides,
+  });
+  const processor = new BatchProcessor(EventType.SQS);
+
+  const processBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
+    const handleRecord = async (record: SQSRecord) => {
+      const result = await settle(toQueueMessage(record));
+      if (result.outcome === "redelivered") {
+        throw new RedeliveryRequested(record.messageId);
+      }
+    };
+    return processPartialResponse(event, handleRecord, processor, {
+      context,
+      processInParallel: true,
+      throwOnFullBatchFailure: false,
+    });
+  };
+
+  return middy(processBatch)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}

@@ -1,0 +1,13 @@
+import type { SQSRecord } from "aws-lambda";
+import { type QueueMessage, readDeferrals } from "#core/queue-message.ts";
+
+/** Lambda's SQS record as the worker's QueueMessage. */
+export function toQueueMessage(record: SQSRecord): QueueMessage {
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount);
+  return {
+    messageId: record.messageId,
+    body: record.body,
+    receiveCount: Number.isInteger(receiveCount) && receiveCount > 0 ? receiveCount : 1,
+    deferrals: readDeferrals(record.messageAttributes),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Settings shared by the CDK stack and the local runner, so that the pipeline behaves the same
+ * on a laptop as in AWS. The stack's props default to these; `npm start` imports them.
+ */
+export const PIPELINE_DEFAULTS = {
+  /** SQS redrive: deliveries before SQS moves a message to the DLQ (also the worker's MAX_RECEIVE_COUNT). */
+  maxReceiveCount: 5,
+  /** Worker Lambda timeout. */
+  functionTimeoutSeconds: 60,
+  functionMemoryMiB: 256,
+  /** Messages per Lambda invocation. */
+  batchSize: 10,
+  maxBatchingWindowSeconds: 1,
+  /** Concurrent invocations the event source may run: the knob that protects HighLevel's budget. */
+  maxConcurrency: 2,
+  /** Jobs in flight inside one invocation (WORKER_CONCURRENCY). */
+  workerConcurrency: 5,
+  highLevelMaxAttempts: 3,
+  highLevelTimeoutMs: 10_000,
+  maxDeferrals: 100,
+  sourceRetentionDays: 4,
+  deadLetterRetentionDays: 14,
+} as const;
+
+/** AWS's rule for SQS event sources: visibility timeout ≥ 6 × function timeout (+ batching window). */
+export function minimumVisibilityTimeoutSeconds(
+  functionTimeoutSeconds: number,
+  maxBatchingWindowSeconds: number,
+): number {
+  return 6 * functionTimeoutSeconds + maxBatchingWindowSeconds;
+}

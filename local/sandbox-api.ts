@@ -1,0 +1,388 @@
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * A stand-in for HighLevel's Social Planner CSV endpoints on 127.0.0.1: bearer-token and
+ * `Version` checks, soft delete, the `X-RateLimit-*` headers with 429s, latency and faults.
+ * It is a test double of a third-party API, used by the demo, the tests and the benchmarks.
+ */
+
+export type CsvStatus =
+  | "pending"
+  | "in_progress"
+  | "completed"
+  | "failed"
+  | "in_review"
+  | "importing"
+  | "deleted";
+
+export interface SandboxUpload {
+  _id: string;
+  locationId: string;
+  fileName: string;
+  status: CsvStatus;
+  createdAt: string;
+  count: number;
+}
+
+/** A scripted answer: an HTTP status, a dropped connection, or an answer slower than `slowMs`. */
+export type ScriptedAnswer = number | "reset" | "slow";
+
+export interface SandboxOptions {
+  /** Bearer tokens the sandbox accepts. */
+  tokens: string[];
+  apiVersion?: string;
+  /** Burst budget per token and location; omit for a budget too large to matter. */
+  burst?: { max: number; intervalMs: number };
+  /** Daily budget per token and location. */
+  daily?: { max: number };
+  latencyMs?: number;
+  /** Random faults on DELETE, as fractions of requests. */
+  faults?: { serverErrorRate?: number; resetRate?: number; slowRate?: number };
+  /** How long a "slow" answer takes. */
+  slowMs?: number;
+  /** What a second DELETE of a soft-deleted upload answers (HighLevel's quirk). */
+  softDeletedStatus?: 400 | 422;
+  seed?: number;
+}
+
+export interface SandboxCall {
+  method: string;
+  path: string;
+  locationId: string | undefined;
+  csvId: string | undefined;
+  status: number | "reset";
+  headers: Record<string, string>;
+  at: number;
+}
+
+const UNDELETABLE: ReadonlySet<CsvStatus> = new Set(["importing", "in_progress"]);
+const API_VERSION = "2021-07-28";
+const UNLIMITED_BURST = { max: 1_000_000, intervalMs: 10_000 };
+const UNLIMITED_DAILY = { max: 1_000_000_000 };
+
+export class SandboxHighLevelApi {
+  readonly calls: SandboxCall[] = [];
+  readonly #options: SandboxOptions;
+  readonly #uploads = new Map<string, Map<string, SandboxUpload>>();
+  readonly #scripts = new Map<string, ScriptedAnswer[]>();
+  readonly #windows = new Map<string, { startedAt: number; used: number; dailyUsed: number }>();
+  readonly #server: Server;
+  readonly #stopping = new AbortController();
+  #random: () => number;
+  #nextId = 1;
+  #baseUrl = "";
+
+  constructor(options: SandboxOptions) {
+    this.#options = options;
+    this.#random = mulberry32(options.seed ?? 1);
+    this.#server = createServer((request, response) => {
+      this.#handle(request, response).catch((error: unknown) => {
+        if (this.#stopping.signal.aborted) {
+          response.destroy();
+        } else if (!response.headersSent) {
+          sendJson(response, 500, { statusCode: 500, message: String(error) });
+        }
+      });
+    });
+    this.#server.keepAliveTimeout = 1_000;
+  }
+
+  /** Starts listening on 127.0.0.1 (port 0: any free port) and returns the base URL. */
+  async start(port = 0): Promise<string> {
+    this.#server.listen(port, "127.0.0.1");
+    await once(this.#server, "listening");
+    const address = this.#server.address() as AddressInfo;
+    this.#baseUrl = `http://127.0.0.1:${address.port}`;
+    return this.#baseUrl;
+  }
+
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Adds an upload; returns it. */
+  addUpload(
+    locationId: string,
+    upload: Partial<Omit<SandboxUpload, "locationId">> = {},
+  ): SandboxUpload {
+    const created: SandboxUpload = {
+      _id: upload._id ?? `csv${String(this.#nextId++).padStart(8, "0")}`,
+      locationId,
+      fileName: upload.fileName ?? `posts-${this.#nextId}.csv`,
+      status: upload.status ?? "completed",
+      createdAt: upload.createdAt ?? new Date().toISOString(),
+      count: upload.count ?? 5,
+    };
+    let location = this.#uploads.get(locationId);
+    if (!location) {
+      location = new Map();
+      this.#uploads.set(locationId, location);
+    }
+    location.set(created._id, created);
+    return created;
+  }
+
+  upload(locationId: string, csvId: string): SandboxUpload | undefined {
+    return this.#uploads.get(locationId)?.get(csvId);
+  }
+
+  uploads(locationId?: string): SandboxUpload[] {
+    const locations = locationId ? [this.#uploads.get(locationId)] : [...this.#uploads.values()];
+    return locations.flatMap((location) => (location ? [...location.values()] : []));
+  }
+
+  /** The next DELETEs of this upload answer these, in order, before it behaves normally. */
+  script(locationId: string, csvId: string, answers: ScriptedAnswer[]): void {
+    this.#scripts.set(`${locationId}/${csvId}`, [...answers]);
+  }
+
+  setTokens(tokens: string[]): void {
+    this.#options.tokens = tokens;
+  }
+
+  setBurst(burst: SandboxOptions["burst"]): void {
+    this.#options.burst = burst;
+    this.#windows.clear();
+  }
+
+  setFaults(faults: SandboxOptions["faults"]): void {
+    this.#options.faults = faults;
+  }
+
+  /** Calls matching a method and (optionally) an upload. */
+  callsTo(method: string, csvId?: string): SandboxCall[] {
+    return this.calls.filter(
+      (call) => call.method === method && (csvId === undefined || call.csvId === csvId),
+    );
+  }
+
+  count(status: number | "reset"): number {
+    return this.calls.filter((call) => call.status === status).length;
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://sandbox");
+    const match = /^\/social-media-posting\/([^/]+)\/csv(?:\/([^/]+))?\/?$/.exec(url.pathname);
+    const locationId = match?.[1] && decodeURIComponent(match[1]);
+    const csvId = match?.[2] && decodeURIComponent(match[2]);
+    const method = request.method ?? "GET";
+    const call: SandboxCall = {
+      method,
+      path: url.pathname + url.search,
+      locationId,
+      csvId,
+      status: 0,
+      headers: Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [name, String(value)]),
+      ),
+      at: Date.now(),
+    };
+    this.calls.push(call);
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      call.status = status;
+      sendJson(response, status, body, headers);
+    };
+
+    if (this.#options.latencyMs) {
+      await sleep(this.#options.latencyMs, undefined, { signal: this.#stopping.signal });
+    }
+    if (!match || !locationId || (method !== "DELETE" && method !== "GET")) {
+      return answer(404, { statusCode: 404, message: `Cannot ${method} ${url.pathname}` });
+    }
+    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
+    if (!token || !this.#options.tokens.includes(token)) {
+      return answer(401, {
+        statusCode: 401,
+        message: "Invalid token: access token is invalid",
+        error: "Unauthorized",
+      });
+    }
+    const rate = this.#spend(`${token}|${locationId}`);
+    if (request.headers.version !== (this.#options.apiVersion ?? API_VERSION)) {
+      return answer(
+        400,
+        { statusCode: 400, message: "Version header is missing or invalid" },
+        rate.headers,
+      );
+    }
+    if (rate.limited) {
+      return answer(429, { statusCode: 429, message: "Too many requests" }, rate.headers);
+    }
+
+    if (method === "DELETE" && csvId) {
+      const scripted = this.#scripts.get(`${locationId}/${csvId}`)?.shift();
+      const fault = scripted ?? this.#randomFault();
+      if (fault === "reset") {
+        call.status = "reset";
+        request.socket.destroy();
+        return;
+      }
+      if (typeof fault === "number") {
+        return answer(fault, { statusCode: fault, message: `Injected ${fault}` }, rate.headers);
+      }
+      const result = this.#delete(locationId, csvId);
+      if (fault === "slow") {
+        await sleep(this.#options.slowMs ?? 15_000, undefined, { signal: this.#stopping.signal });
+      }
+      return answer(result.status, result.body, rate.headers);
+    }
+    if (csvId) {
+      const upload = this.upload(locationId, csvId);
+      if (!upload) return answer(404, { statusCode: 404, message: "CSV not found" }, rate.headers);
+      return answer(
+        200,
+        {
+          success: true,
+          statusCode: 200,
+          results: { csv: upload, count: upload.count, posts: [] },
+        },
+        rate.headers,
+      );
+    }
+    const skip = Math.max(0, Number(url.searchParams.get("skip") ?? 0) || 0);
+    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get("limit") ?? 10) || 10));
+    const all = this.uploads(locationId);
+    return answer(
+      200,
+      {
+        success: true,
+        statusCode: 200,
+        results: { csvs: all.slice(skip, skip + limit), count: all.length },
+      },
+      rate.headers,
+    );
+  }
+
+  #delete(locationId: string, csvId: string): { status: number; body: unknown } {
+    const upload = this.upload(locationId, csvId);
+    if (!upload) {
+      return { status: 404, body: { statusCode: 404, message: "CSV not found" } };
+    }
+    if (upload.status === "deleted") {
+      const status = this.#options.softDeletedStatus ?? 400;
+      return status === 400
+        ? { status, body: { statusCode: 400, message: "Bad Request" } }
+        : {
+            status,
+            body: {
+              statusCode: 422,
+              message: ["CSV is already deleted"],
+              error: "Unprocessable Entity",
+            },
+          };
+    }
+    if (UNDELETABLE.has(upload.status)) {
+      return {
+        status: 422,
+        body: {
+          statusCode: 422,
+          message: [`CSV is ${upload.status} and cannot be deleted`],
+          error: "Unprocessable Entity",
+        },
+      };
+    }
+    const before = { ...upload };
+    upload.status = "deleted";
+    return {
+      status: 200,
+      body: {
+        success: true,
+        statusCode: 200,
+        message: "Deleted Post",
+        results: {
+          csv: {
+            locationId,
+            fileName: before.fileName,
+            accountIds: [],
+            file: before.fileName,
+            status: before.status,
+            count: before.count,
+            createdBy: "sandbox",
+            traceId: csvId,
+            originId: csvId,
+            approver: "sandbox",
+          },
+        },
+      },
+    };
+  }
+
+  #spend(key: string): { limited: boolean; headers: Record<string, string> } {
+    const burst = this.#options.burst ?? UNLIMITED_BURST;
+    const daily = this.#options.daily ?? UNLIMITED_DAILY;
+    const now = Date.now();
+    let window = this.#windows.get(key);
+    if (!window) {
+      window = { startedAt: now, used: 0, dailyUsed: 0 };
+      this.#windows.set(key, window);
+    }
+    if (now - window.startedAt >= burst.intervalMs) {
+      window.startedAt = now;
+      window.used = 0;
+    }
+    const limited = window.used >= burst.max || window.dailyUsed >= daily.max;
+    if (!limited) {
+      window.used += 1;
+      window.dailyUsed += 1;
+    }
+    return {
+      limited,
+      headers: {
+        "X-RateLimit-Max": String(burst.max),
+        "X-RateLimit-Remaining": String(Math.max(0, burst.max - window.used)),
+        "X-RateLimit-Interval-Milliseconds": String(burst.intervalMs),
+        "X-RateLimit-Limit-Daily": String(daily.max),
+        "X-RateLimit-Daily-Remaining": String(Math.max(0, daily.max - window.dailyUsed)),
+      },
+    };
+  }
+
+  #randomFault(): ScriptedAnswer | undefined {
+    const faults = this.#options.faults;
+    if (!faults) return undefined;
+    const roll = this.#random();
+    const serverError = faults.serverErrorRate ?? 0;
+    const reset = faults.resetRate ?? 0;
+    const slow = faults.slowRate ?? 0;
+    if (roll < serverError) return this.#random() < 0.5 ? 500 : 503;
+    if (roll < serverError + reset) return "reset";
+    if (roll < serverError + reset + slow) return "slow";
+    return undefined;
+  }
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+/** A small seeded PRNG so that fault injection repeats run to run. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
