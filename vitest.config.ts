@@ -3,9 +3,17 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
+    testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: "forks",
-    reporters: ["default"],
+    // Worker logs are shown for failing tests only.
+    silent: "passed-only",
+    env: {
+      // Powertools writes through the global console, which Vitest captures.
+      POWERTOOLS_DEV: "true",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+    },
   },
 });

@@ -27,8 +27,11 @@ export interface SandboxUpload {
   count: number;
 }
 
-/** A scripted answer: an HTTP status, a dropped connection, or an answer slower than `slowMs`. */
-export type ScriptedAnswer = number | "reset" | "slow";
+/**
+ * A scripted answer: an HTTP status (with a generic body, or the body given), a dropped
+ * connection, or an answer slower than `slowMs`.
+ */
+export type ScriptedAnswer = number | { status: number; body: unknown } | "reset" | "slow";
 
 export interface SandboxOptions {
   /** Bearer tokens the sandbox accepts. */
@@ -228,6 +231,9 @@ export class SandboxHighLevelApi {
       }
       if (typeof fault === "number") {
         return answer(fault, { statusCode: fault, message: `Injected ${fault}` }, rate.headers);
+      }
+      if (typeof fault === "object") {
+        return answer(fault.status, fault.body, rate.headers);
       }
       const result = this.#delete(locationId, csvId);
       if (fault === "slow") {

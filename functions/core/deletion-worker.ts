@@ -108,6 +108,7 @@ export async function resolveVerdict(
   const redact = (text: string) => text.split(token).join("[redacted]");
   let attempts = 0;
   let tokenReread = false;
+  let throttledStatus: number | undefined;
 
   for (;;) {
     const answer = await deps.client.deleteCsv(job.locationId, job.csvId, { token, deadline });
@@ -115,6 +116,7 @@ export async function resolveVerdict(
     if (answer.kind === "paced-out") {
       return {
         kind: "throttled",
+        ...(throttledStatus !== undefined && { status: throttledStatus }),
         retryAfterMs: answer.retryAfterMs,
         detail:
           answer.reason === "daily"
@@ -135,6 +137,7 @@ export async function resolveVerdict(
       case "transient":
         return { kind: "transient", status: answer.status, detail, attempts };
       case "throttled":
+        throttledStatus = answer.status;
         // The pacer now holds this location back for the interval; the next call waits or gives up.
         continue;
       case "unauthorized":

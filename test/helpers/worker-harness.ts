@@ -5,6 +5,7 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse } from "aws-lambda";
+import type { JobResult } from "../../functions/core/deletion-worker.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import {
   type EmbeddedSqs,
@@ -57,13 +58,26 @@ export async function startWorkerHarness(
     HIGHLEVEL_TIMEOUT_MS: "2000",
     ...options.env,
   };
-  const handler = createDeleteCsvHandler(env, { sqs: sqs.client });
+  const results: JobResult[] = [];
+  const handler = createDeleteCsvHandler(env, {
+    sqs: sqs.client,
+    onSettled: (result) => results.push(result),
+  });
 
   const queueName = (url: string) => url.split("/").pop() as string;
 
-  const send = async (body: string) => {
+  const send = async (body: string, attributes: Record<string, string> = {}) => {
     const sent = await sqs.client.send(
-      new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }),
+      new SendMessageCommand({
+        QueueUrl: queues.queueUrl,
+        MessageBody: body,
+        MessageAttributes: Object.fromEntries(
+          Object.entries(attributes).map(([name, value]) => [
+            name,
+            { DataType: "Number", StringValue: value },
+          ]),
+        ),
+      }),
     );
     return sent.MessageId as string;
   };
@@ -136,6 +150,7 @@ export async function startWorkerHarness(
     queues,
     env,
     handler,
+    results,
     send,
     job,
     deliver,

@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { classifyStatus, decideDisposition, type Verdict } from "../../functions/core/outcome.ts";
+
+const firstDelivery = { receiveCount: 1, maxReceiveCount: 5, deferrals: 0, maxDeferrals: 100 };
+
+describe("classifyStatus", () => {
+  it.each([
+    [200, "deleted"],
+    [204, "deleted"],
+    [404, "already-absent"],
+    [400, "rejected"],
+    [409, "rejected"],
+    [422, "rejected"],
+    [401, "unauthorized"],
+    [403, "unauthorized"],
+    [429, "throttled"],
+    [408, "transient"],
+    [500, "transient"],
+    [503, "transient"],
+  ] as const)("classifies %i as %s", (status, expected) => {
+    expect(classifyStatus(status)).toBe(expected);
+  });
+});
+
+describe("decideDisposition", () => {
+  it("removes deleted and already-absent jobs", () => {
+    expect(decideDisposition({ kind: "deleted", attempts: 1 }, firstDelivery)).toEqual({
+      action: "remove",
+      outcome: "deleted",
+    });
+    expect(decideDisposition({ kind: "already-absent", attempts: 2 }, firstDelivery)).toEqual({
+      action: "remove",
+      outcome: "already-absent",
+    });
+  });
+
+  it("dead-letters rejected jobs with HighLevel's status and message", () => {
+    const verdict: Verdict = {
+      kind: "rejected",
+      status: 422,
+      detail: "Unprocessable Entity",
+      attempts: 2,
+    };
+    expect(decideDisposition(verdict, firstDelivery)).toEqual({
+      action: "dead-letter",
+      reason: "rejected",
+      status: 422,
+      detail: "Unprocessable Entity",
+      attempts: 2,
+    });
+  });
+
+  it("redelivers transient failures while receives remain, then dead-letters them as exhausted", () => {
+    const verdict: Verdict = { kind: "transient", status: 503, detail: "HTTP 503", attempts: 3 };
+    expect(decideDisposition(verdict, { ...firstDelivery, receiveCount: 4 }).action).toBe(
+      "redeliver",
+    );
+    expect(decideDisposition(verdict, { ...firstDelivery, receiveCount: 5 })).toEqual({
+      action: "dead-letter",
+      reason: "exhausted",
+      status: 503,
+      detail: "HTTP 503",
+      attempts: 3,
+    });
+  });
+
+  it("defers throttled jobs with a delay capped at 900 s, counting deferrals", () => {
+    const verdict: Verdict = {
+      kind: "throttled",
+      retryAfterMs: 1_500,
+      detail: "burst",
+      attempts: 1,
+    };
+    expect(decideDisposition(verdict, { ...firstDelivery, deferrals: 2 })).toEqual({
+      action: "defer",
+      delaySeconds: 2,
+      deferrals: 3,
+    });
+    const daily: Verdict = {
+      kind: "throttled",
+      retryAfterMs: 3_600_000,
+      detail: "daily",
+      attempts: 0,
+    };
+    expect(decideDisposition(daily, firstDelivery)).toMatchObject({ delaySeconds: 900 });
+  });
+
+  it("dead-letters a throttled job once it has been deferred MAX_DEFERRALS times", () => {
+    const verdict: Verdict = {
+      kind: "throttled",
+      retryAfterMs: 1_000,
+      detail: "burst",
+      attempts: 1,
+    };
+    expect(decideDisposition(verdict, { ...firstDelivery, deferrals: 100 })).toMatchObject({
+      action: "dead-letter",
+      reason: "throttled",
+    });
+  });
+
+  it("dead-letters invalid jobs with zero attempts", () => {
+    expect(
+      decideDisposition({ kind: "invalid-job", detail: "body is not valid JSON" }, firstDelivery),
+    ).toEqual({
+      action: "dead-letter",
+      reason: "invalid-job",
+      detail: "body is not valid JSON",
+      attempts: 0,
+    });
+  });
+});
