@@ -1,0 +1,332 @@
+import { fileURLToPath } from "node:url";
+import { Duration, Validations } from "aws-cdk-lib";
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarmAction,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { EventBus, type IEventBus, Rule, RuleTargetInput } from "aws-cdk-lib/aws-events";
+import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, type IFunction, Runtime } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
+
+export const DEFAULT_DETAIL_TYPE = "CSV Deletion Requested";
+export const DEFAULT_EVENT_SOURCE = "ghl-csv-purge";
+
+/** Everything about the pipeline a user may change; every field has a production default. */
+export interface CsvDeletionPipelineProps {
+  /** Deliveries before SQS moves a job to the DLQ (also the worker's MAX_RECEIVE_COUNT). Default 5. */
+  maxReceiveCount?: number;
+  /** Worker timeout. Default 60 s. */
+  functionTimeout?: Duration;
+  /** Worker memory. Default 256 MiB. */
+  functionMemoryMiB?: number;
+  /** Messages per invocation. Default 10. */
+  batchSize?: number;
+  /** How long the event source gathers a batch. Default 1 s. */
+  maxBatchingWindow?: Duration;
+  /** Concurrent invocations (2–1000): the knob that protects HighLevel's rate budget. Default 2. */
+  maxConcurrency?: number;
+  /** Jobs in flight inside one invocation (WORKER_CONCURRENCY). Default 5. */
+  workerConcurrency?: number;
+  /** Tries per job per invocation for 5xx/timeouts (HIGHLEVEL_MAX_ATTEMPTS). Default 3. */
+  highLevelMaxAttempts?: number;
+  /** Per-request timeout (HIGHLEVEL_TIMEOUT_MS). Default 10 000. */
+  highLevelTimeoutMs?: number;
+  /** Deferrals of a throttled job before it is dead-lettered (MAX_DEFERRALS). Default 100. */
+  maxDeferrals?: number;
+  /** HighLevel's API origin (HIGHLEVEL_BASE_URL). Default the production API. */
+  highLevelBaseUrl?: string;
+  /** Source queue visibility timeout. Default 6 × function timeout + batching window; must not be less. */
+  visibilityTimeout?: Duration;
+  /** Source queue retention; must be shorter than the DLQ's 14 days. Default 4 days. */
+  sourceRetention?: Duration;
+  /** The token secret: imported when given, else created with a placeholder value to replace. */
+  tokenSecret?: ISecret;
+  /** The bus whose `CSV Deletion Requested` events become jobs. Default the account's default bus. */
+  eventBus?: IEventBus;
+  /** Event sources the rule accepts. Default ["ghl-csv-purge"]. */
+  eventSources?: string[];
+  /** The rule's detail-type. Default "CSV Deletion Requested". */
+  detailType?: string;
+  /** Where alarms notify, if anywhere. */
+  alarmTopic?: ITopic;
+  /** Alarm when the oldest job has waited longer than this. Default 1 hour. */
+  oldestMessageAgeAlarm?: Duration;
+  /** Worker log retention. Default one month. */
+  logRetention?: RetentionDays;
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL("../functions/delete-csv/handler.ts", import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * The whole deletion pipeline: source queue and DLQ, the worker Lambda on an SQS event
+ * source, the token secret, the EventBridge entry point and the alarms.
+ *
+ * @example
+ * const pipeline = new CsvDeletionPipeline(stack, "CsvDeletion", { maxConcurrency: 4 });
+ * pipeline.queue.grantSendMessages(myProducer);
+ */
+export class CsvDeletionPipeline extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly worker: NodejsFunction;
+  readonly tokenSecret: ISecret;
+  readonly eventRule: Rule;
+  readonly alarms: Alarm[];
+  readonly settings: Readonly<ResolvedSettings>;
+
+  constructor(scope: Construct, id: string, props: CsvDeletionPipelineProps = {}) {
+    super(scope, id);
+    const settings = resolveSettings(props);
+    this.settings = settings;
+
+    this.deadLetterQueue = new Queue(this, "DeadLetterQueue", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(PIPELINE_DEFAULTS.deadLetterRetentionDays),
+    });
+    this.queue = new Queue(this, "Queue", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: settings.visibilityTimeout,
+      retentionPeriod: settings.sourceRetention,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: settings.maxReceiveCount },
+    });
+
+    this.tokenSecret =
+      props.tokenSecret ??
+      new Secret(this, "TokenSecret", {
+        description:
+          'HighLevel token for ghl-csv-purge: a bare Private Integration Token, or JSON {"default": "...", "<locationId>": "..."}. Replace the placeholder before sending jobs.',
+        generateSecretString: { passwordLength: 32, excludePunctuation: true },
+      });
+    if (!props.tokenSecret) {
+      Validations.of(this.tokenSecret).acknowledge({
+        id: "AwsSolutions-SMG4",
+        reason:
+          "HighLevel Private Integration Tokens are issued in HighLevel's UI; Secrets Manager cannot rotate them. Rotate in HighLevel, then update the secret.",
+      });
+    }
+
+    this.worker = this.#createWorker(settings);
+
+    this.eventRule = new Rule(this, "DeletionRequestedRule", {
+      description: `Turns "${settings.detailType}" events into deletion jobs`,
+      eventBus: props.eventBus ?? EventBus.fromEventBusName(this, "DefaultBus", "default"),
+      eventPattern: { source: settings.eventSources, detailType: [settings.detailType] },
+      targets: [new SqsQueue(this.queue, { message: RuleTargetInput.fromEventPath("$.detail") })],
+    });
+
+    this.alarms = this.#createAlarms(settings, props.alarmTopic);
+  }
+
+  #createWorker(settings: ResolvedSettings): NodejsFunction {
+    const logGroup = new LogGroup(this, "WorkerLogs", { retention: settings.logRetention });
+    const role = new Role(this, "WorkerRole", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: "ghl-csv-purge worker: consume jobs, defer, dead-letter, read the token",
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+
+    const worker = new NodejsFunction(this, "Worker", {
+      description: "Deletes HighLevel Social Planner CSV uploads named by SQS jobs",
+      entry: WORKER_ENTRY,
+      handler: "handler",
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: settings.functionMemoryMiB,
+      timeout: settings.functionTimeout,
+      role,
+      logGroup,
+      environment: {
+        QUEUE_URL: this.queue.queueUrl,
+        DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        HIGHLEVEL_TOKEN_SECRET_ARN: this.tokenSecret.secretArn,
+        HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
+        MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
+        HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
+        HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
+        WORKER_CONCURRENCY: String(settings.workerConcurrency),
+        MAX_DEFERRALS: String(settings.maxDeferrals),
+        POWERTOOLS_SERVICE_NAME: "ghl-csv-purge",
+        POWERTOOLS_METRICS_NAMESPACE: "GhlCsvPurge",
+        NODE_OPTIONS: "--enable-source-maps",
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: "node24",
+        minify: true,
+        sourceMap: true,
+        mainFields: ["module", "main"],
+        // Some dependencies are CommonJS and call require(); give the ESM bundle one.
+        banner:
+          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        forceDockerBundling: false,
+      },
+    });
+
+    worker.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: settings.batchSize,
+        maxBatchingWindow: settings.maxBatchingWindow,
+        maxConcurrency: settings.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+    this.queue.grantSendMessages(worker);
+    this.deadLetterQueue.grantSendMessages(worker);
+    this.tokenSecret.grantRead(worker);
+    return worker;
+  }
+
+  #createAlarms(settings: ResolvedSettings, topic: ITopic | undefined): Alarm[] {
+    const alarms = [
+      new Alarm(this, "DeadLettersAlarm", {
+        alarmDescription: "ghl-csv-purge: jobs are waiting on the dead-letter queue",
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: "Maximum",
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "OldestJobAlarm", {
+        alarmDescription: "ghl-csv-purge: the oldest job on the queue has waited too long",
+        metric: this.queue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(5),
+          statistic: "Maximum",
+        }),
+        threshold: settings.oldestMessageAgeAlarm.toSeconds(),
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "WorkerErrorsAlarm", {
+        alarmDescription: "ghl-csv-purge: the worker failed invocations (crashes, timeouts)",
+        metric: (this.worker as IFunction).metricErrors({
+          period: Duration.minutes(5),
+          statistic: "Sum",
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    if (topic) {
+      const action: IAlarmAction = new SnsAction(topic);
+      for (const alarm of alarms) alarm.addAlarmAction(action);
+    }
+    return alarms;
+  }
+}
+
+interface ResolvedSettings {
+  maxReceiveCount: number;
+  functionTimeout: Duration;
+  functionMemoryMiB: number;
+  batchSize: number;
+  maxBatchingWindow: Duration;
+  maxConcurrency: number;
+  workerConcurrency: number;
+  highLevelMaxAttempts: number;
+  highLevelTimeoutMs: number;
+  maxDeferrals: number;
+  highLevelBaseUrl: string;
+  visibilityTimeout: Duration;
+  sourceRetention: Duration;
+  eventSources: string[];
+  detailType: string;
+  oldestMessageAgeAlarm: Duration;
+  logRetention: RetentionDays;
+}
+
+/** Applies defaults and refuses combinations that cannot work, with a message that says why. */
+export function resolveSettings(props: CsvDeletionPipelineProps): ResolvedSettings {
+  const d = PIPELINE_DEFAULTS;
+  const functionTimeout = props.functionTimeout ?? Duration.seconds(d.functionTimeoutSeconds);
+  const maxBatchingWindow = props.maxBatchingWindow ?? Duration.seconds(d.maxBatchingWindowSeconds);
+  const minimumVisibility = minimumVisibilityTimeoutSeconds(
+    functionTimeout.toSeconds(),
+    maxBatchingWindow.toSeconds(),
+  );
+  const settings: ResolvedSettings = {
+    maxReceiveCount: props.maxReceiveCount ?? d.maxReceiveCount,
+    functionTimeout,
+    functionMemoryMiB: props.functionMemoryMiB ?? d.functionMemoryMiB,
+    batchSize: props.batchSize ?? d.batchSize,
+    maxBatchingWindow,
+    maxConcurrency: props.maxConcurrency ?? d.maxConcurrency,
+    workerConcurrency: props.workerConcurrency ?? d.workerConcurrency,
+    highLevelMaxAttempts: props.highLevelMaxAttempts ?? d.highLevelMaxAttempts,
+    highLevelTimeoutMs: props.highLevelTimeoutMs ?? d.highLevelTimeoutMs,
+    maxDeferrals: props.maxDeferrals ?? d.maxDeferrals,
+    highLevelBaseUrl: props.highLevelBaseUrl ?? "https://services.leadconnectorhq.com",
+    visibilityTimeout: props.visibilityTimeout ?? Duration.seconds(minimumVisibility),
+    sourceRetention: props.sourceRetention ?? Duration.days(d.sourceRetentionDays),
+    eventSources: props.eventSources ?? [DEFAULT_EVENT_SOURCE],
+    detailType: props.detailType ?? DEFAULT_DETAIL_TYPE,
+    oldestMessageAgeAlarm: props.oldestMessageAgeAlarm ?? Duration.hours(1),
+    logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+  };
+  const problems: string[] = [];
+  const within = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got ${value}`);
+    }
+  };
+  within("maxReceiveCount", settings.maxReceiveCount, 1, 1000);
+  within("maxConcurrency", settings.maxConcurrency, 2, 1000);
+  within("batchSize", settings.batchSize, 1, 10_000);
+  within("workerConcurrency", settings.workerConcurrency, 1, 100);
+  within("highLevelMaxAttempts", settings.highLevelMaxAttempts, 1, 10);
+  within("functionMemoryMiB", settings.functionMemoryMiB, 128, 10_240);
+  within("maxDeferrals", settings.maxDeferrals, 0, 10_000);
+  const timeoutSeconds = functionTimeout.toSeconds();
+  if (timeoutSeconds < 10 || timeoutSeconds > 900) {
+    problems.push(`functionTimeout must be from 10 s to 900 s, got ${timeoutSeconds} s`);
+  }
+  if (settings.highLevelTimeoutMs >= timeoutSeconds * 1000) {
+    problems.push(
+      `highLevelTimeoutMs (${settings.highLevelTimeoutMs}) must be shorter than functionTimeout (${timeoutSeconds} s)`,
+    );
+  }
+  if (settings.batchSize > 10 && maxBatchingWindow.toSeconds() === 0) {
+    problems.push("batchSize above 10 needs a maxBatchingWindow of at least 1 s");
+  }
+  if (settings.visibilityTimeout.toSeconds() < minimumVisibility) {
+    problems.push(
+      `visibilityTimeout (${settings.visibilityTimeout.toSeconds()} s) must be at least 6 × functionTimeout + maxBatchingWindow = ${minimumVisibility} s, or SQS redelivers jobs that are still running`,
+    );
+  }
+  if (
+    settings.sourceRetention.toSeconds() >= Duration.days(d.deadLetterRetentionDays).toSeconds()
+  ) {
+    problems.push("sourceRetention must be shorter than the dead-letter queue's 14 days");
+  }
+  if (problems.length > 0) {
+    throw new Error(`CsvDeletionPipeline: ${problems.join("; ")}`);
+  }
+  return settings;
+}
