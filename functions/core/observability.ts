@@ -10,6 +10,8 @@ export const logger = new Logger({ serviceName: SERVICE_NAME });
 /** The one metrics emitter (CloudWatch EMF); namespace from POWERTOOLS_METRICS_NAMESPACE. */
 export const metrics = new Metrics({
   serviceName: SERVICE_NAME,
+  // Its own warnings (e.g. "no metrics to publish") go through the logger and its level.
+  logger,
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "GhlCsvPurge",
 });
 

@@ -27,10 +27,11 @@ export function createDeleteCsvHandler(
     onSettled: recordJobMetrics,
     ...overrides,
   });
-  const processor = new BatchProcessor(EventType.SQS);
-
   const processBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
+    // One processor per invocation: it holds the batch's state, and the local poller runs
+    // several invocations of this handler at once in one process.
+    const processor = new BatchProcessor(EventType.SQS);
     const handleRecord = async (record: SQSRecord) => {
       const result = await settle(toQueueMessage(record));
       if (result.outcome === "redelivered") {

@@ -1,0 +1,190 @@
+import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import pLimit from "p-limit";
+import { type DeletionJob, validateDeletionJob } from "./deletion-job.ts";
+
+/** What happened to one job of an `enqueueDeletions` call, by its position in the input. */
+export type EnqueueResult =
+  | { index: number; status: "sent"; messageId: string }
+  | { index: number; status: "invalid"; error: string }
+  | { index: number; status: "failed"; error: string }
+  | { index: number; status: "skipped" };
+
+export interface EnqueueReport {
+  sent: number;
+  invalid: number;
+  failed: number;
+  skipped: number;
+  results: EnqueueResult[];
+}
+
+export interface EnqueueOptions {
+  queueUrl: string;
+  /** Defaults to a client built from the environment (AWS_ENDPOINT_URL_SQS is honoured by the SDK). */
+  client?: SQSClient;
+  /** SendMessageBatch requests in flight at once. Default 4. */
+  concurrency?: number;
+  /** Extra tries for entries a batch reports as failed (and for failed requests). Default 5. */
+  maxRetries?: number;
+  /** Send the valid jobs even when some are invalid. Default false: one bad job stops the whole call. */
+  sendValidWhenSomeInvalid?: boolean;
+  /** Called after each batch settles, with totals so far. */
+  onProgress?: (progress: { sent: number; failed: number; total: number }) => void;
+  /** Keep per-job results (default true; turn off for very large streams). */
+  keepResults?: boolean;
+}
+
+export interface IndexedJob {
+  index: number;
+  job: DeletionJob;
+}
+
+const SQS_BATCH_LIMIT = 10;
+
+/**
+ * Validates every job, then sends them with SendMessageBatch, 10 a request, a few requests at a
+ * time, retrying only the entries a batch reports as failed. A job that validates is sent at
+ * most once by this call; one that cannot be sent is reported, never dropped silently.
+ *
+ * @example
+ * const report = await enqueueDeletions(
+ *   [{ locationId: "ve9EPM428h8vShlRW1KT", csvId: "65f92e55cc884f0d0845e447" }],
+ *   { queueUrl: process.env.QUEUE_URL! },
+ * );
+ * if (report.invalid > 0) console.error(report.results.filter((r) => r.status === "invalid"));
+ */
+export async function enqueueDeletions(
+  jobs: readonly unknown[],
+  options: EnqueueOptions,
+): Promise<EnqueueReport> {
+  const valid: IndexedJob[] = [];
+  const invalid: EnqueueResult[] = [];
+  jobs.forEach((candidate, index) => {
+    const parsed = validateDeletionJob(candidate);
+    if (parsed.ok) valid.push({ index, job: parsed.job });
+    else invalid.push({ index, status: "invalid", error: parsed.error });
+  });
+  if (invalid.length > 0 && !options.sendValidWhenSomeInvalid) {
+    const skipped = valid.map(({ index }): EnqueueResult => ({ index, status: "skipped" }));
+    return {
+      sent: 0,
+      invalid: invalid.length,
+      failed: 0,
+      skipped: skipped.length,
+      results: [...invalid, ...skipped].sort((a, b) => a.index - b.index),
+    };
+  }
+  const report = await sendDeletionJobs(toAsync(valid), { ...options, total: valid.length });
+  report.invalid = invalid.length;
+  report.results = [...invalid, ...report.results].sort((a, b) => a.index - b.index);
+  return report;
+}
+
+/**
+ * Sends already-validated jobs from a stream, holding at most `concurrency` batches in memory:
+ * the building block for enqueueing files of millions of lines.
+ */
+export async function sendDeletionJobs(
+  jobs: AsyncIterable<IndexedJob>,
+  options: EnqueueOptions & { total?: number },
+): Promise<EnqueueReport> {
+  const client = options.client ?? new SQSClient({});
+  const concurrency = options.concurrency ?? 4;
+  const limit = pLimit(concurrency);
+  const keep = options.keepResults ?? true;
+  const report: EnqueueReport = { sent: 0, invalid: 0, failed: 0, skipped: 0, results: [] };
+  const inFlight = new Set<Promise<void>>();
+
+  const settleBatch = async (batch: IndexedJob[]) => {
+    const results = await sendBatchWithRetries(client, options.queueUrl, batch, options.maxRetries ?? 5);
+    for (const result of results) {
+      if (result.status === "sent") report.sent += 1;
+      else report.failed += 1;
+      if (keep) report.results.push(result);
+    }
+    options.onProgress?.({ sent: report.sent, failed: report.failed, total: options.total ?? 0 });
+  };
+
+  let batch: IndexedJob[] = [];
+  const flush = async () => {
+    const toSend = batch;
+    batch = [];
+    const pending = limit(() => settleBatch(toSend)).finally(() => inFlight.delete(pending));
+    inFlight.add(pending);
+    // Back-pressure: read no further while every slot is busy.
+    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  };
+  for await (const job of jobs) {
+    batch.push(job);
+    if (batch.length === SQS_BATCH_LIMIT) await flush();
+  }
+  if (batch.length > 0) await flush();
+  await Promise.all(inFlight);
+  if (keep) report.results.sort((a, b) => a.index - b.index);
+  return report;
+}
+
+async function sendBatchWithRetries(
+  client: SQSClient,
+  queueUrl: string,
+  batch: IndexedJob[],
+  maxRetries: number,
+): Promise<EnqueueResult[]> {
+  const results: EnqueueResult[] = [];
+  let remaining = batch;
+  let lastError = new Map<number, string>();
+  for (let attempt = 0; attempt <= maxRetries && remaining.length > 0; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const byId = new Map(remaining.map((entry) => [String(entry.index), entry]));
+    try {
+      const response = await client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: remaining.map((entry) => ({
+            Id: String(entry.index),
+            MessageBody: JSON.stringify(entry.job),
+          })),
+        }),
+      );
+      for (const ok of response.Successful ?? []) {
+        const entry = byId.get(ok.Id ?? "");
+        if (!entry) continue;
+        results.push({ index: entry.index, status: "sent", messageId: ok.MessageId ?? "" });
+        byId.delete(ok.Id ?? "");
+      }
+      lastError = new Map();
+      for (const failed of response.Failed ?? []) {
+        const entry = byId.get(failed.Id ?? "");
+        if (!entry) continue;
+        const reason = `${failed.Code ?? "Error"}: ${failed.Message ?? "no message"}`;
+        if (failed.SenderFault) {
+          // The entry itself is wrong; sending it again will not help.
+          results.push({ index: entry.index, status: "failed", error: reason });
+          byId.delete(failed.Id ?? "");
+        } else {
+          lastError.set(entry.index, reason);
+        }
+      }
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      lastError = new Map(remaining.map((entry) => [entry.index, reason]));
+    }
+    remaining = [...byId.values()];
+  }
+  for (const entry of remaining) {
+    results.push({
+      index: entry.index,
+      status: "failed",
+      error: lastError.get(entry.index) ?? "not sent",
+    });
+  }
+  return results;
+}
+
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(5_000, 100 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
+
+async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}

@@ -1,0 +1,179 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { toSqsEvent } from "./sqs-event.ts";
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+
+export interface PollerOptions {
+  client: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  handler: SqsHandler;
+  /** Messages per invocation (Lambda's BatchSize). */
+  batchSize: number;
+  /** How long to gather a batch once the first message arrived (MaximumBatchingWindowInSeconds). */
+  batchingWindowMs: number;
+  /** Invocations in flight at once (ScalingConfig.MaximumConcurrency). */
+  maxConcurrency: number;
+  /** The function timeout: the context's deadline and the point where an invocation is abandoned. */
+  functionTimeoutMs: number;
+  onBatch?: (info: { size: number; failures: number; crashed: boolean; durationMs: number }) => void;
+}
+
+/**
+ * A small stand-in for Lambda's SQS event source, to run the real handler on this machine:
+ *
+ * 1. each of `maxConcurrency` lanes long-polls the queue and gathers up to `batchSize`
+ *    messages within the batching window;
+ * 2. it invokes the handler with an SQS event and a context whose deadline is the timeout;
+ * 3. it deletes the messages not named in `batchItemFailures` — all of them are left when the
+ *    handler throws or overruns its timeout — and the queue's visibility timeout and redrive
+ *    policy do the rest, as in AWS.
+ *
+ * Differences from AWS: one process, no scaling up or down of lanes, no function instances
+ * (a timed-out invocation keeps running in the background; its result is ignored).
+ */
+export class EventSourcePoller {
+  readonly #options: PollerOptions;
+  #running = false;
+  #lanes: Promise<void>[] = [];
+  #abort = new AbortController();
+  #invocations = 0;
+  #inFlight = 0;
+
+  constructor(options: PollerOptions) {
+    this.#options = options;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#lanes = Array.from({ length: this.#options.maxConcurrency }, () => this.#lane());
+  }
+
+  /** Takes no new batch, lets the batches in flight finish (and delete what they settled). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#abort.abort();
+    await Promise.all(this.#lanes);
+  }
+
+  async #lane(): Promise<void> {
+    while (this.#running) {
+      let messages: Message[];
+      try {
+        messages = await this.#gatherBatch();
+      } catch {
+        if (!this.#running) return;
+        await pause(500);
+        continue;
+      }
+      if (messages.length === 0) continue;
+      await this.#invoke(messages);
+    }
+  }
+
+  async #gatherBatch(): Promise<Message[]> {
+    const { client, queueUrl, batchSize, batchingWindowMs } = this.#options;
+    const batch: Message[] = [];
+    let windowEndsAt = Number.POSITIVE_INFINITY;
+    while (this.#running && batch.length < batchSize && Date.now() < windowEndsAt) {
+      const waitSeconds = batch.length === 0 ? 1 : 0;
+      const received = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: Math.min(10, batchSize - batch.length),
+          WaitTimeSeconds: waitSeconds,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+        { abortSignal: this.#abort.signal },
+      );
+      const messages = received.Messages ?? [];
+      if (messages.length === 0 && batch.length === 0) return batch;
+      if (batch.length === 0) windowEndsAt = Date.now() + batchingWindowMs;
+      batch.push(...messages);
+      if (messages.length === 0) await pause(Math.min(50, Math.max(0, windowEndsAt - Date.now())));
+    }
+    return batch;
+  }
+
+  async #invoke(messages: Message[]): Promise<void> {
+    const { handler, functionTimeoutMs, queueArn } = this.#options;
+    const started = Date.now();
+    const deadline = started + functionTimeoutMs;
+    this.#inFlight += 1;
+    let failedIds: Set<string> | undefined;
+    const timer = new AbortController();
+    try {
+      const response = await Promise.race([
+        handler(toSqsEvent(messages, queueArn), lambdaContext(deadline, ++this.#invocations)),
+        sleep(functionTimeoutMs, "timed-out" as const, { signal: timer.signal }),
+      ]);
+      if (response !== "timed-out") {
+        failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      }
+    } catch {
+      // Like Lambda: a handler that throws fails the whole batch.
+    } finally {
+      timer.abort();
+      this.#inFlight -= 1;
+    }
+    const settled = failedIds
+      ? messages.filter((message) => !failedIds.has(message.MessageId ?? ""))
+      : [];
+    await this.#delete(settled);
+    this.#options.onBatch?.({
+      size: messages.length,
+      failures: messages.length - settled.length,
+      crashed: failedIds === undefined,
+      durationMs: Date.now() - started,
+    });
+  }
+
+  async #delete(messages: Message[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      const chunk = messages.slice(i, i + 10);
+      await this.#options.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.#options.queueUrl,
+          Entries: chunk.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle ?? "",
+          })),
+        }),
+      );
+    }
+  }
+}
+
+function lambdaContext(deadline: number, invocation: number): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "ghl-csv-purge-local",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:ghl-csv-purge-local",
+    memoryLimitInMB: "256",
+    awsRequestId: `local-${invocation}`,
+    logGroupName: "local",
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function pause(ms: number): Promise<void> {
+  return sleep(ms);
+}

@@ -1,0 +1,149 @@
+import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
+import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { type EmbeddedSqs, type PipelineQueues, startEmbeddedSqs } from "./embedded-sqs.ts";
+import { EventSourcePoller } from "./event-source-poller.ts";
+import { OutcomeTally } from "./outcome-tally.ts";
+
+export const LOCAL_QUEUE_NAME = "ghl-csv-purge-jobs";
+
+export interface LocalPipelineOptions {
+  /** HighLevel's origin: the sandbox's URL, or the real API for --live. */
+  highLevelBaseUrl: string;
+  token: string;
+  /** Keep the embedded queue on disk so that an interrupted run can resume. */
+  dataDir?: string;
+  /** The function timeout the poller enforces; the queue's visibility follows the stack's 6× rule. */
+  functionTimeoutSeconds: number;
+  batchingWindowSeconds?: number;
+  maxConcurrency?: number;
+  batchSize?: number;
+  /** Extra worker environment (HIGHLEVEL_TIMEOUT_MS, WORKER_CONCURRENCY, …). */
+  workerEnv?: Record<string, string>;
+}
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+  deadLetters: number;
+}
+
+/**
+ * The deployed pipeline on this machine: fauxqs queues created with the stack's settings, the
+ * real delete-csv handler, and a poller that drives it like Lambda's SQS event source.
+ */
+export async function startLocalPipeline(options: LocalPipelineOptions) {
+  const sqs: EmbeddedSqs = await startEmbeddedSqs(
+    options.dataDir ? { dataDir: options.dataDir } : {},
+  );
+  const batchingWindowSeconds =
+    options.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maxBatchingWindowSeconds;
+  const queues: PipelineQueues = await sqs.createPipelineQueues(LOCAL_QUEUE_NAME, {
+    maxReceiveCount: PIPELINE_DEFAULTS.maxReceiveCount,
+    visibilityTimeoutSeconds: minimumVisibilityTimeoutSeconds(
+      options.functionTimeoutSeconds,
+      batchingWindowSeconds,
+    ),
+  });
+  const tally = new OutcomeTally();
+  const handler = createDeleteCsvHandler(
+    {
+      HIGHLEVEL_BASE_URL: options.highLevelBaseUrl,
+      HIGHLEVEL_TOKEN: options.token,
+      QUEUE_URL: queues.queueUrl,
+      DEAD_LETTER_QUEUE_URL: queues.deadLetterQueueUrl,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      MAX_RECEIVE_COUNT: String(PIPELINE_DEFAULTS.maxReceiveCount),
+      HIGHLEVEL_MAX_ATTEMPTS: String(PIPELINE_DEFAULTS.highLevelMaxAttempts),
+      WORKER_CONCURRENCY: String(PIPELINE_DEFAULTS.workerConcurrency),
+      MAX_DEFERRALS: String(PIPELINE_DEFAULTS.maxDeferrals),
+      ...options.workerEnv,
+    },
+    { sqs: sqs.client, onSettled: tally.record },
+  );
+  const poller = new EventSourcePoller({
+    client: sqs.client,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    handler,
+    batchSize: options.batchSize ?? PIPELINE_DEFAULTS.batchSize,
+    batchingWindowMs: batchingWindowSeconds * 1000,
+    maxConcurrency: options.maxConcurrency ?? PIPELINE_DEFAULTS.maxConcurrency,
+    functionTimeoutMs: options.functionTimeoutSeconds * 1000,
+  });
+
+  const depth = async (): Promise<QueueDepth> => {
+    const read = async (queueUrl: string) =>
+      (
+        await sqs.client.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueUrl,
+            AttributeNames: [
+              "ApproximateNumberOfMessages",
+              "ApproximateNumberOfMessagesNotVisible",
+              "ApproximateNumberOfMessagesDelayed",
+            ],
+          }),
+        )
+      ).Attributes ?? {};
+    const [source, dead] = await Promise.all([read(queues.queueUrl), read(queues.deadLetterQueueUrl)]);
+    return {
+      visible: Number(source.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(source.ApproximateNumberOfMessagesNotVisible ?? 0),
+      delayed: Number(source.ApproximateNumberOfMessagesDelayed ?? 0),
+      deadLetters:
+        Number(dead.ApproximateNumberOfMessages ?? 0) +
+        Number(dead.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
+  };
+
+  /** Sends raw bodies (the demo sends some invalid ones on purpose), 10 per request. */
+  const sendBodies = async (bodies: string[]) => {
+    for (let i = 0; i < bodies.length; i += 10) {
+      const chunk = bodies.slice(i, i + 10);
+      const response = await sqs.client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queues.queueUrl,
+          Entries: chunk.map((body, index) => ({ Id: String(index), MessageBody: body })),
+        }),
+      );
+      if ((response.Failed ?? []).length > 0) {
+        throw new Error(`the embedded queue refused ${response.Failed?.length} messages`);
+      }
+    }
+  };
+
+  /** Resolves once the source queue is empty and no batch is in flight (checked twice). */
+  const waitUntilDrained = async (
+    signal: AbortSignal,
+    onTick?: (depth: QueueDepth) => void,
+  ): Promise<boolean> => {
+    let emptyReadings = 0;
+    while (!signal.aborted) {
+      const current = await depth();
+      onTick?.(current);
+      const empty = current.visible + current.inFlight + current.delayed === 0 && poller.inFlight === 0;
+      emptyReadings = empty ? emptyReadings + 1 : 0;
+      if (emptyReadings >= 2) return true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return false;
+  };
+
+  return {
+    sqs,
+    queues,
+    tally,
+    poller,
+    depth,
+    sendBodies,
+    waitUntilDrained,
+    stop: async () => {
+      await poller.stop();
+      await sqs.stop();
+    },
+  };
+}
+
+export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;

@@ -1,0 +1,45 @@
+import type { JobResult } from "../functions/core/deletion-worker.ts";
+
+/** Running counts of what the worker did, fed by the handler's `onSettled` hook. */
+export class OutcomeTally {
+  deleted = 0;
+  alreadyAbsent = 0;
+  deadLettered: Record<string, number> = {};
+  deferred = 0;
+  redelivered = 0;
+  duplicates = 0;
+  calls = 0;
+
+  readonly record = (result: JobResult): void => {
+    this.calls += result.calls;
+    if (result.duplicate) this.duplicates += 1;
+    switch (result.outcome) {
+      case "deleted":
+        this.deleted += 1;
+        break;
+      case "already-absent":
+        this.alreadyAbsent += 1;
+        break;
+      case "dead-lettered": {
+        const reason = result.reason ?? "unknown";
+        this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + 1;
+        break;
+      }
+      case "deferred":
+        this.deferred += 1;
+        break;
+      case "redelivered":
+        this.redelivered += 1;
+        break;
+    }
+  };
+
+  get deadLetteredTotal(): number {
+    return Object.values(this.deadLettered).reduce((sum, n) => sum + n, 0);
+  }
+
+  /** Jobs that reached an end: deleted, already absent, or dead-lettered by the worker. */
+  get finished(): number {
+    return this.deleted + this.alreadyAbsent + this.deadLetteredTotal;
+  }
+}

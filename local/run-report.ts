@@ -1,0 +1,58 @@
+import {
+  type DeadLetterSummary,
+  inspectDeadLetters,
+} from "../functions/core/dead-letter-inspection.ts";
+import type { LocalPipeline } from "./local-pipeline.ts";
+
+export interface RunReport {
+  /** Jobs this run put on the queue, plus those it found waiting from an earlier run. */
+  jobsIn: number;
+  deleted: number;
+  alreadyAbsent: number;
+  /** Dead letters added during this run (by the worker, or by SQS's redrive). */
+  deadLettered: number;
+  deadLetters: DeadLetterSummary;
+  deferrals: number;
+  redeliveries: number;
+  duplicatesInBatch: number;
+  highLevelCalls: number;
+  durationMs: number;
+  deletionsPerSecond: number;
+  /** Every job that came in ended as deleted, already absent or a dead letter. */
+  reconciled: boolean;
+  /** Jobs still on the queue (an interrupted run). */
+  remaining: number;
+}
+
+export interface RunStart {
+  startedAt: number;
+  enqueued: number;
+  pendingAtStart: number;
+  deadLettersAtStart: number;
+}
+
+/** Reads the queues and the tally into the run's summary, and checks that nothing vanished. */
+export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): Promise<RunReport> {
+  const { tally } = pipeline;
+  const depth = await pipeline.depth();
+  const deadLetters = await inspectDeadLetters(pipeline.sqs.client, pipeline.queues.deadLetterQueueUrl);
+  const durationMs = Date.now() - start.startedAt;
+  const deadLettered = deadLetters.total - start.deadLettersAtStart;
+  const remaining = depth.visible + depth.inFlight + depth.delayed;
+  const jobsIn = start.enqueued + start.pendingAtStart;
+  return {
+    jobsIn,
+    deleted: tally.deleted,
+    alreadyAbsent: tally.alreadyAbsent,
+    deadLettered,
+    deadLetters,
+    deferrals: tally.deferred,
+    redeliveries: tally.redelivered,
+    duplicatesInBatch: tally.duplicates,
+    highLevelCalls: tally.calls,
+    durationMs,
+    deletionsPerSecond: tally.deleted / Math.max(0.001, durationMs / 1000),
+    reconciled: tally.deleted + tally.alreadyAbsent + deadLettered + remaining === jobsIn,
+    remaining,
+  };
+}
