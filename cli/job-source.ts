@@ -118,7 +118,10 @@ async function peekFirstCharacter(
   const iterator = input[Symbol.asyncIterator]();
   const head = await iterator.next();
   const firstChunk = head.done ? undefined : (head.value as Buffer | string);
-  const first = firstChunk?.toString().replace(/^\uFEFF/, "").trimStart()[0];
+  const first = firstChunk
+    ?.toString()
+    .replace(/^\uFEFF/, "")
+    .trimStart()[0];
   async function* rest() {
     if (firstChunk !== undefined) yield firstChunk;
     for (;;) {

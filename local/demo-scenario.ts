@@ -59,7 +59,10 @@ export function seedDemo(sandbox: SandboxHighLevelApi, perLocation = 40): DemoJo
   }
   jobs.push(
     { kind: "invalid", body: "this is not JSON" },
-    { kind: "invalid", body: JSON.stringify({ locationId: "demoLocAlpha", csvId: "../../etc/passwd" }) },
+    {
+      kind: "invalid",
+      body: JSON.stringify({ locationId: "demoLocAlpha", csvId: "../../etc/passwd" }),
+    },
     { kind: "invalid", body: JSON.stringify({ locationId: "demoLocBravo" }) },
   );
   return shuffle(jobs);

@@ -88,7 +88,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       ...report,
       throttled429: sandbox.count(429),
       jobsByKind,
-      sandboxAgrees: sandboxAgrees(sandbox, jobs.map((job) => job.body)),
+      sandboxAgrees: sandboxAgrees(
+        sandbox,
+        jobs.map((job) => job.body),
+      ),
       interrupted: !drained,
     };
   } finally {

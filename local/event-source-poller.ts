@@ -1,14 +1,17 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { toSqsEvent } from "./sqs-event.ts";
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+export type SqsHandler = (
+  event: SQSEvent,
+  context: Context,
+) => Promise<SQSBatchResponse | undefined>;
 
 export interface PollerOptions {
   client: SQSClient;
@@ -23,7 +26,12 @@ export interface PollerOptions {
   maxConcurrency: number;
   /** The function timeout: the context's deadline and the point where an invocation is abandoned. */
   functionTimeoutMs: number;
-  onBatch?: (info: { size: number; failures: number; crashed: boolean; durationMs: number }) => void;
+  onBatch?: (info: {
+    size: number;
+    failures: number;
+    crashed: boolean;
+    durationMs: number;
+  }) => void;
 }
 
 /**

@@ -87,7 +87,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
           }),
         )
       ).Attributes ?? {};
-    const [source, dead] = await Promise.all([read(queues.queueUrl), read(queues.deadLetterQueueUrl)]);
+    const [source, dead] = await Promise.all([
+      read(queues.queueUrl),
+      read(queues.deadLetterQueueUrl),
+    ]);
     return {
       visible: Number(source.ApproximateNumberOfMessages ?? 0),
       inFlight: Number(source.ApproximateNumberOfMessagesNotVisible ?? 0),
@@ -123,7 +126,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     while (!signal.aborted) {
       const current = await depth();
       onTick?.(current);
-      const empty = current.visible + current.inFlight + current.delayed === 0 && poller.inFlight === 0;
+      const empty =
+        current.visible + current.inFlight + current.delayed === 0 && poller.inFlight === 0;
       emptyReadings = empty ? emptyReadings + 1 : 0;
       if (emptyReadings >= 2) return true;
       await new Promise((resolve) => setTimeout(resolve, 200));

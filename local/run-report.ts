@@ -35,7 +35,10 @@ export interface RunStart {
 export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): Promise<RunReport> {
   const { tally } = pipeline;
   const depth = await pipeline.depth();
-  const deadLetters = await inspectDeadLetters(pipeline.sqs.client, pipeline.queues.deadLetterQueueUrl);
+  const deadLetters = await inspectDeadLetters(
+    pipeline.sqs.client,
+    pipeline.queues.deadLetterQueueUrl,
+  );
   const durationMs = Date.now() - start.startedAt;
   const deadLettered = deadLetters.total - start.deadLettersAtStart;
   const remaining = depth.visible + depth.inFlight + depth.delayed;

@@ -156,9 +156,30 @@ export async function resolveVerdict(
         // HighLevel may answer 400/422 for an upload that is already soft-deleted: look before dead-lettering.
         const check = await deps.client.getCsv(job.locationId, job.csvId, { token, deadline });
         attempts += check.attempts;
+        if (check.kind === "paced-out") {
+          return {
+            kind: "throttled",
+            retryAfterMs: check.retryAfterMs,
+            detail: `HighLevel answered ${answer.status} and the check of the upload had to wait for the rate budget`,
+            attempts,
+          };
+        }
         if (
-          check.kind === "answered" &&
-          (check.status === 404 || (check.status < 300 && readCsvStatus(check.body) === "deleted"))
+          check.kind === "unreachable" ||
+          classifyStatus(check.status) === "transient" ||
+          check.status === 429
+        ) {
+          // Without the check a soft-deleted upload would look rejected: try again later instead.
+          const why = check.kind === "unreachable" ? check.detail : `HTTP ${check.status}`;
+          return {
+            kind: "transient",
+            detail: redact(`${detail}; checking the upload failed: ${why}`),
+            attempts,
+          };
+        }
+        if (
+          check.status === 404 ||
+          (check.status < 300 && readCsvStatus(check.body) === "deleted")
         ) {
           return { kind: "already-absent", attempts };
         }

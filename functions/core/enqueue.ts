@@ -95,7 +95,12 @@ export async function sendDeletionJobs(
   const inFlight = new Set<Promise<void>>();
 
   const settleBatch = async (batch: IndexedJob[]) => {
-    const results = await sendBatchWithRetries(client, options.queueUrl, batch, options.maxRetries ?? 5);
+    const results = await sendBatchWithRetries(
+      client,
+      options.queueUrl,
+      batch,
+      options.maxRetries ?? 5,
+    );
     for (const result of results) {
       if (result.status === "sent") report.sent += 1;
       else report.failed += 1;

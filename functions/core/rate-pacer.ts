@@ -53,6 +53,8 @@ interface RateBudget {
   remaining: number | undefined;
   windowStartedAt: number;
   windowEndsAt: number;
+  /** The window's end is still a guess made at rollover; the next answer fixes it. */
+  anchorPending: boolean;
   blockedUntil: number;
   dailyBlockedUntil: number;
 }
@@ -107,6 +109,7 @@ export class RatePacer {
         budget.remaining = budget.max;
         budget.windowStartedAt = now;
         budget.windowEndsAt = now + budget.intervalMs;
+        budget.anchorPending = true;
       }
       const waitUntil = Math.max(
         budget.blockedUntil,
@@ -131,12 +134,15 @@ export class RatePacer {
     let budget = this.#budgets.get(key);
     if (!budget) {
       const windowMs = intervalMs ?? this.#defaultIntervalMs;
+      // HighLevel's window began somewhere between sending and this answer: assuming it began
+      // now makes our window end no earlier than HighLevel's.
       budget = {
         max: headers.max,
         intervalMs: windowMs,
         remaining: headers.remaining,
         windowStartedAt: sentAt,
-        windowEndsAt: sentAt + windowMs,
+        windowEndsAt: now + windowMs,
+        anchorPending: false,
         blockedUntil: 0,
         dailyBlockedUntil: 0,
       };
@@ -147,6 +153,11 @@ export class RatePacer {
       // An answer to a call made before the current window began describes the old window.
       if (headers.remaining !== undefined && sentAt >= budget.windowStartedAt) {
         budget.remaining = Math.min(budget.remaining ?? headers.remaining, headers.remaining);
+        if (budget.anchorPending) {
+          // The first answer of a new window: HighLevel's window began before now, not after.
+          budget.windowEndsAt = now + budget.intervalMs;
+          budget.anchorPending = false;
+        }
       }
     }
     if (status === 429) {
@@ -154,6 +165,7 @@ export class RatePacer {
       budget.blockedUntil = Math.max(budget.blockedUntil, now + budget.intervalMs);
       budget.windowStartedAt = now;
       budget.windowEndsAt = now + budget.intervalMs;
+      budget.anchorPending = false;
     }
     if (headers.dailyRemaining === 0) {
       budget.dailyBlockedUntil = now + this.#dailyPauseMs;

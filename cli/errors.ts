@@ -1,0 +1,12 @@
+/** Exit codes of DESIGN.md: 0 success, 1 operational failure, 2 usage error. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** The command was called wrongly: a flag is missing or malformed. Exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The command was right but the work failed (queue unreachable, jobs left over). Exits 1. */
+export class OperationalError extends Error {
+  override name = "OperationalError";
+}

@@ -1,0 +1,233 @@
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import { runDemo } from "../local/demo.ts";
+import { checkJobFile, runLive } from "../local/live-run.ts";
+import type { RunReport } from "../local/run-report.ts";
+import { OperationalError, UsageError } from "./errors.ts";
+import { emit, progressView, table } from "./output.ts";
+
+interface LocalFlags {
+  live?: boolean;
+  file?: string;
+  yes?: boolean;
+  dataDir?: string;
+  baseUrl: string;
+  json?: boolean;
+  perLocation: string;
+  functionTimeout?: string;
+}
+
+export function registerLocalCommand(program: Command): void {
+  program
+    .command("local")
+    .description(
+      "Run the whole pipeline on this machine: embedded SQS, the real worker driven like Lambda's SQS event source, and the sandbox HighLevel API (or the real one with --live)",
+    )
+    .option("--live", "delete for real against HighLevel's API (token from HIGHLEVEL_TOKEN)")
+    .option(
+      "-f, --file <path>",
+      "jobs to run with --live: CSV with a locationId,csvId header, or JSONL",
+    )
+    .option("-y, --yes", "do not ask for confirmation before deleting")
+    .option(
+      "--data-dir <dir>",
+      "keep the embedded queue on disk to resume an interrupted run (default for --live: .ghl-csv-purge)",
+    )
+    .option(
+      "--base-url <url>",
+      "HighLevel API origin for --live",
+      "https://services.leadconnectorhq.com",
+    )
+    .option("--per-location <n>", "demo uploads per location (4 locations)", "40")
+    .option(
+      "--function-timeout <seconds>",
+      "local function timeout (visibility timeout is 6× this + the batching window)",
+    )
+    .option("--json", "print a machine-readable summary on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ npm start                                        # the demo: sandbox API, faults, rate limits
+  $ ghl-csv-purge local --json                       # the demo, summary as JSON
+  $ HIGHLEVEL_TOKEN=pit-… ghl-csv-purge local --live --file uploads.csv
+  $ HIGHLEVEL_TOKEN=pit-… ghl-csv-purge local --live --file uploads.jsonl --yes --data-dir ./purge-run
+
+Ctrl-C stops taking new batches, lets in-flight ones finish, and prints how to resume.`,
+    )
+    .action(async (flags: LocalFlags) => {
+      const json = Boolean(flags.json);
+      const interrupt = interruptOnSigint();
+      try {
+        if (flags.live) {
+          await live(flags, json, interrupt.signal);
+        } else {
+          if (flags.file)
+            throw new UsageError("--file is for --live runs; the demo makes its own jobs");
+          await demo(flags, json, interrupt.signal);
+        }
+      } finally {
+        interrupt.dispose();
+      }
+    });
+}
+
+async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Promise<void> {
+  const perLocation = positiveInteger(flags.perLocation, "--per-location");
+  const functionTimeoutSeconds = flags.functionTimeout
+    ? positiveInteger(flags.functionTimeout, "--function-timeout")
+    : undefined;
+  if (!json) {
+    process.stderr.write(
+      "ghl-csv-purge demo: embedded SQS + sandbox HighLevel API on 127.0.0.1 (4 locations, burst limit 20 calls / 2 s each, faults injected)\n",
+    );
+  }
+  const view = progressView("deleting", { json });
+  const report = await runDemo({
+    perLocation,
+    ...(functionTimeoutSeconds && { functionTimeoutSeconds }),
+    signal,
+    onProgress: (p) =>
+      view.update(p.finished, p.total, {
+        deleted: p.deleted,
+        absent: p.alreadyAbsent,
+        "dead-lettered": p.deadLettered,
+        deferred: p.deferred,
+        redelivered: p.redelivered,
+        "429s": p.throttled429,
+        "del/s": (p.deleted / Math.max(1, p.elapsedMs / 1000)).toFixed(1),
+      }),
+  });
+  view.stop();
+  emit(
+    json,
+    report,
+    [
+      summaryText(report),
+      `HighLevel 429s:   ${report.throttled429}`,
+      `sandbox agrees:   ${report.sandboxAgrees ? "yes" : "NO"}`,
+    ].join("\n"),
+  );
+  if (report.interrupted) {
+    throw new OperationalError(
+      "interrupted: the demo's in-memory queue is gone; run npm start again",
+    );
+  }
+  if (!report.reconciled || !report.sandboxAgrees) {
+    throw new OperationalError("the run did not reconcile: some jobs are unaccounted for");
+  }
+}
+
+async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Promise<void> {
+  const token = process.env.HIGHLEVEL_TOKEN?.trim();
+  if (!token) throw new UsageError("--live needs a HighLevel token in HIGHLEVEL_TOKEN");
+  if (!flags.file) throw new UsageError("--live needs --file <jobs.csv|jobs.jsonl>");
+  if (!existsSync(flags.file)) throw new UsageError(`--file ${flags.file}: no such file`);
+  const dataDir = flags.dataDir ?? ".ghl-csv-purge";
+  const check = await checkJobFile(flags.file);
+  if (check.invalid.length > 0) {
+    const first = check.invalid
+      .slice(0, 3)
+      .map((problem) => `line ${problem.line}: ${problem.error}`)
+      .join("; ");
+    throw new OperationalError(
+      `${flags.file} has ${check.invalid.length} invalid job(s), nothing was sent (${first})`,
+    );
+  }
+  if (!flags.yes) {
+    if (!process.stdin.isTTY) {
+      throw new UsageError(
+        "refusing to delete without confirmation: pass --yes in non-interactive runs",
+      );
+    }
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await prompt.question(
+      `Delete ${check.valid} CSV upload(s) in ${check.locations} location(s) from ${flags.baseUrl}? [y/N] `,
+    );
+    prompt.close();
+    if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError("not confirmed; nothing was sent");
+  }
+  const enqueueView = progressView("enqueueing", { json });
+  const drainView = progressView("deleting", { json });
+  const report = await runLive({
+    file: flags.file,
+    token,
+    highLevelBaseUrl: flags.baseUrl,
+    dataDir,
+    expectedJobs: check.valid,
+    ...(flags.functionTimeout && {
+      functionTimeoutSeconds: positiveInteger(flags.functionTimeout, "--function-timeout"),
+    }),
+    signal,
+    onEnqueueProgress: (sent, total) => enqueueView.update(sent, total, {}),
+    onDrainProgress: (finished, total, counts) => {
+      enqueueView.stop();
+      drainView.update(finished, total, counts);
+    },
+  });
+  enqueueView.stop();
+  drainView.stop();
+  emit(json, report, summaryText(report));
+  if (report.interrupted) {
+    throw new OperationalError(
+      `stopped with ${report.remaining} job(s) still queued in ${dataDir}; run the same command again to resume`,
+    );
+  }
+  if (!report.reconciled) throw new OperationalError("the run did not reconcile");
+}
+
+function summaryText(report: RunReport): string {
+  const rows: Array<Array<string | number>> = [
+    ["outcome", "jobs"],
+    ["deleted", report.deleted],
+    ["already absent", report.alreadyAbsent],
+    ["dead-lettered", report.deadLettered],
+    ["still queued", report.remaining],
+    ["total", report.jobsIn],
+  ];
+  const reasons: Array<Array<string | number>> = [
+    ["dead letters by reason", "count"],
+    ...Object.entries(report.deadLetters.byReason).map(([reason, count]) => [reason, count]),
+  ];
+  const samples = report.deadLetters.samples
+    .map(
+      (s) =>
+        `  ${s.reason}${s.status ? ` ${s.status}` : ""}: ${s.detail ?? "(no detail)"} — ${s.body.slice(0, 100)}`,
+    )
+    .join("\n");
+  return [
+    "",
+    table(rows),
+    "",
+    table(reasons),
+    samples ? `\nsamples:\n${samples}` : "",
+    "",
+    `HighLevel calls:  ${report.highLevelCalls}`,
+    `deferrals:        ${report.deferrals} (rate budget waits that outlived an invocation)`,
+    `redeliveries:     ${report.redeliveries}`,
+    `time:             ${(report.durationMs / 1000).toFixed(1)} s, ${report.deletionsPerSecond.toFixed(1)} deletions/s`,
+    `reconciled:       ${report.reconciled ? "yes — every job is deleted, already absent, or a dead letter" : "NO"}`,
+  ].join("\n");
+}
+
+function positiveInteger(raw: string, flag: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`${flag} must be a whole number ≥ 1, got "${raw}"`);
+  return value;
+}
+
+/** First Ctrl-C: finish what is in flight and stop. Second: exit at once. */
+function interruptOnSigint() {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(
+      "\nstopping: no new batches; waiting for those in flight (Ctrl-C again to quit now)\n",
+    );
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  return { signal: controller.signal, dispose: () => process.off("SIGINT", onSigint) };
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env -S npx tsx
+import "./quiet-worker.ts";
+import { Command, CommanderError } from "commander";
+import { EXIT, OperationalError, UsageError } from "./errors.ts";
+import { registerLocalCommand } from "./local-command.ts";
+
+/** The `ghl-csv-purge` command. Expected failures print one line; exit codes 0, 1, 2. */
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("ghl-csv-purge")
+    .description(
+      "Delete HighLevel Social Planner CSV uploads reliably, within HighLevel's rate limits",
+    )
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerLocalCommand(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (or the help) already.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof OperationalError) {
+      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      return EXIT.failure;
+    }
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    process.stderr.write(`ghl-csv-purge: unexpected failure: ${message}\n`);
+    if (process.env.DEBUG) console.error(error);
+    return EXIT.failure;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("cli/main.ts")) {
+  process.exitCode = await main(process.argv);
+}

@@ -1,0 +1,139 @@
+import { mkdirSync } from "node:fs";
+import { readJobRecords } from "../cli/job-source.ts";
+import { validateDeletionJob } from "../functions/core/deletion-job.ts";
+import { type IndexedJob, sendDeletionJobs } from "../functions/core/enqueue.ts";
+import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { startLocalPipeline } from "./local-pipeline.ts";
+import { buildRunReport, type RunReport } from "./run-report.ts";
+import { loadRunState, saveRunState, Watermark } from "./run-state.ts";
+
+export interface LiveRunOptions {
+  file: string;
+  token: string;
+  highLevelBaseUrl: string;
+  dataDir: string;
+  functionTimeoutSeconds?: number;
+  /** Valid jobs in the file, when the caller has counted them already. */
+  expectedJobs?: number;
+  signal: AbortSignal;
+  onEnqueueProgress?: (sent: number, total: number) => void;
+  onDrainProgress?: (
+    finished: number,
+    total: number,
+    report: { deleted: number; deadLettered: number },
+  ) => void;
+}
+
+export interface FileCheck {
+  valid: number;
+  locations: number;
+  invalid: Array<{ line: number; error: string }>;
+}
+
+/** Reads the whole file once, without keeping it, to count and validate its jobs. */
+export async function checkJobFile(file: string): Promise<FileCheck> {
+  const locations = new Set<string>();
+  const check: FileCheck = { valid: 0, locations: 0, invalid: [] };
+  for await (const record of readJobRecords(file)) {
+    if ("error" in record) {
+      check.invalid.push({ line: record.line, error: record.error });
+      continue;
+    }
+    const parsed = validateDeletionJob(record.value);
+    if (parsed.ok) {
+      check.valid += 1;
+      locations.add(parsed.job.locationId);
+    } else {
+      check.invalid.push({ line: record.line, error: parsed.error });
+    }
+  }
+  check.locations = locations.size;
+  return check;
+}
+
+export interface LiveReport extends RunReport {
+  interrupted: boolean;
+  resumed: boolean;
+}
+
+/**
+ * Deletes the uploads a file names through the local pipeline against a HighLevel API,
+ * keeping the queue in `dataDir` so that an interrupted run resumes where it stopped.
+ */
+export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const state = loadRunState(options.dataDir, options.file);
+  const resumed = state.enqueuedThrough > 0;
+  const pipeline = await startLocalPipeline({
+    highLevelBaseUrl: options.highLevelBaseUrl,
+    token: options.token,
+    dataDir: options.dataDir,
+    functionTimeoutSeconds:
+      options.functionTimeoutSeconds ?? PIPELINE_DEFAULTS.functionTimeoutSeconds,
+  });
+  const startedAt = Date.now();
+  try {
+    const before = await pipeline.depth();
+    const pendingAtStart = before.visible + before.inFlight + before.delayed;
+    pipeline.poller.start();
+
+    let enqueued = 0;
+    if (!state.enqueueComplete) {
+      const watermark = new Watermark(state.enqueuedThrough);
+      const total = options.expectedJobs ?? (await checkJobFile(options.file)).valid;
+      const report = await sendDeletionJobs(
+        validJobsFrom(options.file, state.enqueuedThrough, options.signal),
+        {
+          queueUrl: pipeline.queues.queueUrl,
+          client: pipeline.sqs.client,
+          keepResults: true,
+          total,
+          onProgress: ({ sent }) =>
+            options.onEnqueueProgress?.(state.enqueuedThrough + sent, total),
+        },
+      );
+      for (const result of report.results) {
+        if (result.status === "sent") watermark.mark(result.index);
+      }
+      enqueued = report.sent;
+      state.enqueuedThrough = watermark.value;
+      state.enqueueComplete = !options.signal.aborted && report.failed === 0;
+      saveRunState(options.dataDir, state);
+    }
+
+    const drained = await pipeline.waitUntilDrained(options.signal, (depth) => {
+      const { tally } = pipeline;
+      const waiting = depth.visible + depth.inFlight + depth.delayed;
+      options.onDrainProgress?.(tally.finished, tally.finished + waiting, {
+        deleted: tally.deleted,
+        deadLettered: tally.deadLetteredTotal,
+      });
+    });
+    await pipeline.poller.stop();
+    const report = await buildRunReport(pipeline, {
+      startedAt,
+      enqueued,
+      pendingAtStart,
+      deadLettersAtStart: before.deadLetters,
+    });
+    return { ...report, interrupted: !drained, resumed };
+  } finally {
+    await pipeline.stop();
+  }
+}
+
+async function* validJobsFrom(
+  file: string,
+  from: number,
+  signal: AbortSignal,
+): AsyncGenerator<IndexedJob> {
+  let index = 0;
+  for await (const record of readJobRecords(file)) {
+    if (signal.aborted) return;
+    if ("error" in record) continue;
+    const parsed = validateDeletionJob(record.value);
+    if (!parsed.ok) continue;
+    if (index >= from) yield { index, job: parsed.job };
+    index += 1;
+  }
+}

@@ -1,0 +1,63 @@
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/**
+ * What a `local --live --data-dir` run has enqueued so far, kept beside the persisted queue so
+ * that running the same command again resumes instead of sending the file a second time.
+ */
+export interface RunState {
+  file: string;
+  size: number;
+  mtimeMs: number;
+  /** Every job with a lower index is on the queue (or was processed already). */
+  enqueuedThrough: number;
+  enqueueComplete: boolean;
+}
+
+const STATE_FILE = "ghl-csv-purge-run.json";
+
+export function loadRunState(dataDir: string, file: string): RunState {
+  const identity = fileIdentity(file);
+  const path = join(dataDir, STATE_FILE);
+  if (existsSync(path)) {
+    const saved = JSON.parse(readFileSync(path, "utf8")) as RunState;
+    if (
+      saved.file === identity.file &&
+      saved.size === identity.size &&
+      saved.mtimeMs === identity.mtimeMs
+    ) {
+      return saved;
+    }
+  }
+  return { ...identity, enqueuedThrough: 0, enqueueComplete: false };
+}
+
+export function saveRunState(dataDir: string, state: RunState): void {
+  const path = join(dataDir, STATE_FILE);
+  writeFileSync(`${path}.tmp`, JSON.stringify(state));
+  renameSync(`${path}.tmp`, path);
+}
+
+function fileIdentity(file: string) {
+  const stats = statSync(file);
+  return { file: resolve(file), size: stats.size, mtimeMs: stats.mtimeMs };
+}
+
+/** Tracks the lowest index below which every job has been sent, as batches finish out of order. */
+export class Watermark {
+  #next: number;
+  readonly #done = new Set<number>();
+
+  constructor(start: number) {
+    this.#next = start;
+  }
+
+  get value(): number {
+    return this.#next;
+  }
+
+  mark(index: number): void {
+    this.#done.add(index);
+    while (this.#done.delete(this.#next)) this.#next += 1;
+  }
+}
