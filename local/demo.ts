@@ -53,7 +53,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: baseUrl,
     token: DEMO_TOKEN,
-    functionTimeoutSeconds: options.functionTimeoutSeconds ?? 3,
+    functionTimeoutSeconds: options.functionTimeoutSeconds ?? 2,
     workerEnv: { HIGHLEVEL_TIMEOUT_MS: "1000" },
   });
   const startedAt = Date.now();

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -44,12 +45,16 @@ export interface PollerOptions {
  *    handler throws or overruns its timeout — and the queue's visibility timeout and redrive
  *    policy do the rest, as in AWS.
  *
+ * `stop()` is graceful (Ctrl-C): batches in flight finish; messages received but not started
+ * are made visible again, so a resumed run finds them at once.
+ *
  * Differences from AWS: one process, no scaling up or down of lanes, no function instances
  * (a timed-out invocation keeps running in the background; its result is ignored).
  */
 export class EventSourcePoller {
   readonly #options: PollerOptions;
   #running = false;
+  #crashed = false;
   #lanes: Promise<void>[] = [];
   #abort = new AbortController();
   #invocations = 0;
@@ -69,11 +74,23 @@ export class EventSourcePoller {
     this.#lanes = Array.from({ length: this.#options.maxConcurrency }, () => this.#lane());
   }
 
-  /** Takes no new batch, lets the batches in flight finish (and delete what they settled). */
+  /**
+   * Takes no new batch, lets the batches in flight finish (and delete what they settled), and
+   * hands back at once any message received but not yet passed to the handler.
+   */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#abort.abort();
     await Promise.all(this.#lanes);
+  }
+
+  /**
+   * Stops as a crashed process would: batches in flight are lost (their messages are neither
+   * deleted nor released, so they come back after the visibility timeout). For tests.
+   */
+  crash(): void {
+    this.#crashed = true;
+    this.#running = false;
+    this.#abort.abort();
   }
 
   async #lane(): Promise<void> {
@@ -87,6 +104,10 @@ export class EventSourcePoller {
         continue;
       }
       if (messages.length === 0) continue;
+      if (!this.#running) {
+        if (!this.#crashed) await this.#release(messages);
+        return;
+      }
       await this.#invoke(messages);
     }
   }
@@ -137,6 +158,7 @@ export class EventSourcePoller {
       timer.abort();
       this.#inFlight -= 1;
     }
+    if (this.#crashed) return;
     const settled = failedIds
       ? messages.filter((message) => !failedIds.has(message.MessageId ?? ""))
       : [];
@@ -147,6 +169,22 @@ export class EventSourcePoller {
       crashed: failedIds === undefined,
       durationMs: Date.now() - started,
     });
+  }
+
+  async #release(messages: Message[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      const chunk = messages.slice(i, i + 10);
+      await this.#options.client.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.#options.queueUrl,
+          Entries: chunk.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle ?? "",
+            VisibilityTimeout: 0,
+          })),
+        }),
+      );
+    }
   }
 
   async #delete(messages: Message[]): Promise<void> {

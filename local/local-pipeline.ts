@@ -139,6 +139,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     sqs,
     queues,
     tally,
+    handler,
     poller,
     depth,
     sendBodies,

@@ -45,9 +45,12 @@ export interface WorkerDeps {
   onSettled?: (result: JobResult) => void;
 }
 
-/** Time kept back at the end of an invocation to dead-letter, defer and answer Lambda. */
+/**
+ * Time kept back at the end of an invocation to dead-letter, defer and answer Lambda: 1.5 s,
+ * or a fifth of the invocation when that is shorter (local runs use short timeouts).
+ */
 export const SETTLE_RESERVE_MS = 1_500;
-/** A job is not started with less time than this left before the deadline. */
+/** A job is not started with less than 1 s (or a quarter of the invocation) before the deadline. */
 export const MIN_START_MS = 1_000;
 
 /**
@@ -60,7 +63,10 @@ export const MIN_START_MS = 1_000;
  * const results = await Promise.all(messages.map(settle));
  */
 export function createBatchSettler(deps: WorkerDeps, remainingTimeMs: () => number) {
-  const deadline = Date.now() + remainingTimeMs() - SETTLE_RESERVE_MS;
+  const remaining = remainingTimeMs();
+  const deadline =
+    Date.now() + remaining - Math.max(100, Math.min(SETTLE_RESERVE_MS, remaining / 5));
+  const minimumStart = Math.max(100, Math.min(MIN_START_MS, remaining / 4));
   const limit = pLimit(deps.config.workerConcurrency);
   const verdicts = new Map<string, Promise<Verdict>>();
 
@@ -80,7 +86,7 @@ export function createBatchSettler(deps: WorkerDeps, remainingTimeMs: () => numb
           verdict.kind === "deleted" ? { kind: "already-absent", attempts: 0 } : verdict;
         return settle(deps, message, own, true, job);
       }
-      if (deadline - Date.now() < MIN_START_MS) {
+      if (deadline - Date.now() < minimumStart) {
         deps.log.warn(
           "not started: too little time left in the invocation",
           logContext(message, job),

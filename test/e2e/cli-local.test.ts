@@ -1,0 +1,149 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { ROOT, runCli, startCli } from "../helpers/run-cli.ts";
+
+const run = promisify(execFile);
+const TOKEN = "live-test-token-91ab";
+
+let sandbox: SandboxHighLevelApi | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await sandbox?.stop();
+  sandbox = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), "ghl-csv-purge-"));
+  dirs.push(dir);
+  return dir;
+}
+
+describe("npm start", () => {
+  it("runs the demo to a drained queue, exits 0 and prints a reconciled summary", async () => {
+    const { stdout } = await run("npm", ["start", "--silent", "--", "--json"], {
+      cwd: ROOT,
+      env: { ...process.env, POWERTOOLS_DEV: "" },
+      maxBuffer: 10 * 1024 * 1024,
+    });
+    const report = JSON.parse(stdout);
+    expect(report.reconciled).toBe(true);
+    expect(report.sandboxAgrees).toBe(true);
+    expect(report.remaining).toBe(0);
+    expect(report.deleted + report.alreadyAbsent + report.deadLettered).toBe(report.jobsIn);
+    expect(report.deadLetters.byReason).toEqual({ rejected: 8, "invalid-job": 3 });
+    expect(report.deadLetters.byReason.throttled).toBeUndefined();
+    console.info(
+      `demo: ${report.jobsIn} jobs in ${(report.durationMs / 1000).toFixed(1)} s: ${report.deleted} deleted, ${report.alreadyAbsent} already absent, ${report.deadLettered} dead letters, ${report.throttled429} 429s, ${report.deferrals} deferrals, ${report.redeliveries} redeliveries`,
+    );
+  });
+});
+
+describe("ghl-csv-purge local", () => {
+  it("prints help with examples and exits 0", async () => {
+    const { code, stdout } = await runCli(["local", "--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("--live");
+    expect(stdout).toContain("Examples:");
+  });
+
+  it("exits 2 with one line for an unknown flag", async () => {
+    const { code, stderr } = await runCli(["local", "--frobnicate"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown option '--frobnicate'");
+  });
+
+  it("refuses --live without a token, or without a file, in one line with exit 2", async () => {
+    const noToken = await runCli(["local", "--live", "--file", "x.csv"], { HIGHLEVEL_TOKEN: "" });
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr.trim()).toBe(
+      "ghl-csv-purge: --live needs a HighLevel token in HIGHLEVEL_TOKEN",
+    );
+    const noFile = await runCli(["local", "--live"], { HIGHLEVEL_TOKEN: TOKEN });
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr.trim()).toBe("ghl-csv-purge: --live needs --file <jobs.csv|jobs.jsonl>");
+  });
+
+  it("refuses to delete without confirmation when not on a terminal", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "jobs.csv"), "locationId,csvId\nloc1,csv1\n");
+    const result = await runCli(
+      ["local", "--live", "--file", join(dir, "jobs.csv"), "--data-dir", dir],
+      {
+        HIGHLEVEL_TOKEN: TOKEN,
+      },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("pass --yes");
+  });
+
+  it("refuses a file with invalid jobs, naming the line, and sends nothing", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "jobs.csv"), "locationId,csvId\nloc1,csv1\nloc1,../etc\n");
+    const result = await runCli(
+      ["local", "--live", "--yes", "--file", join(dir, "jobs.csv"), "--data-dir", dir],
+      { HIGHLEVEL_TOKEN: TOKEN },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("line 3: csvId: may contain only");
+  });
+
+  it("deletes live from a file, resumes after Ctrl-C without repeating work", async () => {
+    sandbox = new SandboxHighLevelApi({ tokens: [TOKEN], burst: { max: 20, intervalMs: 1_000 } });
+    const baseUrl = await sandbox.start();
+    const dir = tempDir();
+    const uploads = Array.from(
+      { length: 150 },
+      () => sandbox?.addUpload("liveLoc") as { _id: string },
+    );
+    const file = join(dir, "jobs.jsonl");
+    writeFileSync(
+      file,
+      uploads.map((u) => JSON.stringify({ locationId: "liveLoc", csvId: u._id })).join("\n"),
+    );
+    const args = [
+      "local",
+      "--live",
+      "--yes",
+      "--file",
+      file,
+      "--data-dir",
+      join(dir, "queue"),
+      "--base-url",
+      baseUrl,
+    ];
+
+    const first = startCli(args, { HIGHLEVEL_TOKEN: TOKEN });
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if ((sandbox?.count(200) ?? 0) >= 30) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+    first.child.kill("SIGINT");
+    expect(await first.exit).toBe(1);
+    expect(first.stderr()).toContain("run the same command again to resume");
+    const deletedBefore = sandbox.count(200);
+    expect(deletedBefore).toBeLessThan(150);
+
+    const second = await runCli([...args, "--json"], { HIGHLEVEL_TOKEN: TOKEN });
+    expect(second.code).toBe(0);
+    const report = JSON.parse(second.stdout);
+    expect(report.resumed).toBe(true);
+    expect(report.reconciled).toBe(true);
+    expect(sandbox.uploads("liveLoc").every((u) => u.status === "deleted")).toBe(true);
+    // No upload was deleted twice: a repeat would have answered 400 (soft-deleted).
+    expect(sandbox.count(200)).toBe(150);
+    expect(sandbox.count(400)).toBe(0);
+    expect(
+      sandbox.callsTo("DELETE").every((c) => c.headers.authorization === `Bearer ${TOKEN}`),
+    ).toBe(true);
+  });
+});
