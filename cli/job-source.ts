@@ -2,6 +2,8 @@ import { createReadStream } from "node:fs";
 import { extname } from "node:path";
 import type { Readable } from "node:stream";
 import { parse } from "csv-parse";
+import { validateDeletionJob } from "../functions/core/deletion-job.ts";
+import type { IndexedJob } from "../functions/core/enqueue.ts";
 
 /** One record of a jobs file: what it holds, or why it could not be read. */
 export type JobRecord =
@@ -131,4 +133,49 @@ async function peekFirstCharacter(
     }
   }
   return { first, stream: rest() };
+}
+
+export interface FileCheck {
+  valid: number;
+  locations: number;
+  invalid: Array<{ line: number; error: string }>;
+}
+
+/** Reads the whole file once, without keeping it, to count and validate its jobs. */
+export async function checkJobFile(file: string, format?: JobFileFormat): Promise<FileCheck> {
+  const locations = new Set<string>();
+  const check: FileCheck = { valid: 0, locations: 0, invalid: [] };
+  for await (const record of readJobRecords(file, format)) {
+    if ("error" in record) {
+      check.invalid.push({ line: record.line, error: record.error });
+      continue;
+    }
+    const parsed = validateDeletionJob(record.value);
+    if (parsed.ok) {
+      check.valid += 1;
+      locations.add(parsed.job.locationId);
+    } else {
+      check.invalid.push({ line: record.line, error: parsed.error });
+    }
+  }
+  check.locations = locations.size;
+  return check;
+}
+
+/** The valid jobs of a file, numbered from 0, starting at `from` (to resume). */
+export async function* validJobsFrom(
+  file: string,
+  from: number,
+  signal?: AbortSignal,
+  format?: JobFileFormat,
+): AsyncGenerator<IndexedJob> {
+  let index = 0;
+  for await (const record of readJobRecords(file, format)) {
+    if (signal?.aborted) return;
+    if ("error" in record) continue;
+    const parsed = validateDeletionJob(record.value);
+    if (!parsed.ok) continue;
+    if (index >= from) yield { index, job: parsed.job };
+    index += 1;
+  }
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env -S npx tsx
 import "./quiet-worker.ts";
 import { Command, CommanderError } from "commander";
+import { registerDlqCommands } from "./dlq-command.ts";
+import { registerEnqueueCommand } from "./enqueue-command.ts";
 import { EXIT, OperationalError, UsageError } from "./errors.ts";
 import { registerLocalCommand } from "./local-command.ts";
+import { registerPurgeCommand } from "./purge-command.ts";
 
 /** The `ghl-csv-purge` command. Expected failures print one line; exit codes 0, 1, 2. */
 export function buildProgram(): Command {
@@ -14,7 +17,14 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerLocalCommand(program);
-  for (const command of program.commands) command.exitOverride();
+  registerEnqueueCommand(program);
+  registerPurgeCommand(program);
+  registerDlqCommands(program);
+  const exitOverride = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(exitOverride);
+  };
+  exitOverride(program);
   return program;
 }
 

@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
-import { readJobRecords } from "../cli/job-source.ts";
-import { validateDeletionJob } from "../functions/core/deletion-job.ts";
-import { type IndexedJob, sendDeletionJobs } from "../functions/core/enqueue.ts";
+import { checkJobFile, validJobsFrom } from "../cli/job-source.ts";
+import { sendDeletionJobs } from "../functions/core/enqueue.ts";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { buildRunReport, type RunReport } from "./run-report.ts";
@@ -22,33 +21,6 @@ export interface LiveRunOptions {
     total: number,
     report: { deleted: number; deadLettered: number },
   ) => void;
-}
-
-export interface FileCheck {
-  valid: number;
-  locations: number;
-  invalid: Array<{ line: number; error: string }>;
-}
-
-/** Reads the whole file once, without keeping it, to count and validate its jobs. */
-export async function checkJobFile(file: string): Promise<FileCheck> {
-  const locations = new Set<string>();
-  const check: FileCheck = { valid: 0, locations: 0, invalid: [] };
-  for await (const record of readJobRecords(file)) {
-    if ("error" in record) {
-      check.invalid.push({ line: record.line, error: record.error });
-      continue;
-    }
-    const parsed = validateDeletionJob(record.value);
-    if (parsed.ok) {
-      check.valid += 1;
-      locations.add(parsed.job.locationId);
-    } else {
-      check.invalid.push({ line: record.line, error: parsed.error });
-    }
-  }
-  check.locations = locations.size;
-  return check;
 }
 
 export interface LiveReport extends RunReport {
@@ -119,21 +91,5 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
     return { ...report, interrupted: !drained, resumed };
   } finally {
     await pipeline.stop();
-  }
-}
-
-async function* validJobsFrom(
-  file: string,
-  from: number,
-  signal: AbortSignal,
-): AsyncGenerator<IndexedJob> {
-  let index = 0;
-  for await (const record of readJobRecords(file)) {
-    if (signal.aborted) return;
-    if ("error" in record) continue;
-    const parsed = validateDeletionJob(record.value);
-    if (!parsed.ok) continue;
-    if (index >= from) yield { index, job: parsed.job };
-    index += 1;
   }
 }

@@ -121,3 +121,32 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   }
   return value;
 }
+
+export interface PlannerConfig {
+  highLevelBaseUrl: string;
+  highLevelApiVersion: string;
+  token: TokenSetting;
+  queueUrl: string;
+  maxAttempts: number;
+  requestTimeoutMs: number;
+  sqsEndpoint: string | undefined;
+}
+
+/** The purge planner's subset of the worker's variables, checked the same way. */
+export function loadPlannerConfig(env: Env): PlannerConfig {
+  return {
+    highLevelBaseUrl: url(env, "HIGHLEVEL_BASE_URL", WORKER_DEFAULTS.highLevelBaseUrl),
+    highLevelApiVersion: text(env, "HIGHLEVEL_API_VERSION") ?? WORKER_DEFAULTS.highLevelApiVersion,
+    token: tokenSetting(env),
+    queueUrl: url(env, "QUEUE_URL"),
+    maxAttempts: integer(env, "HIGHLEVEL_MAX_ATTEMPTS", WORKER_DEFAULTS.maxAttempts, 1, 10),
+    requestTimeoutMs: integer(
+      env,
+      "HIGHLEVEL_TIMEOUT_MS",
+      WORKER_DEFAULTS.requestTimeoutMs,
+      100,
+      900_000,
+    ),
+    sqsEndpoint: text(env, "AWS_ENDPOINT_URL_SQS") && url(env, "AWS_ENDPOINT_URL_SQS"),
+  };
+}

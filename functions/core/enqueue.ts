@@ -29,8 +29,8 @@ export interface EnqueueOptions {
   sendValidWhenSomeInvalid?: boolean;
   /** Called after each batch settles, with totals so far. */
   onProgress?: (progress: { sent: number; failed: number; total: number }) => void;
-  /** Keep per-job results (default true; turn off for very large streams). */
-  keepResults?: boolean;
+  /** Keep per-job results: all (default), only the failures (large streams), or none. */
+  keepResults?: boolean | "failures";
 }
 
 export interface IndexedJob {
@@ -104,7 +104,9 @@ export async function sendDeletionJobs(
     for (const result of results) {
       if (result.status === "sent") report.sent += 1;
       else report.failed += 1;
-      if (keep) report.results.push(result);
+      if (keep === true || (keep === "failures" && result.status !== "sent")) {
+        report.results.push(result);
+      }
     }
     options.onProgress?.({ sent: report.sent, failed: report.failed, total: options.total ?? 0 });
   };

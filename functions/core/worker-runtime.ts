@@ -1,6 +1,6 @@
 import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import type { WorkerConfig } from "./config.ts";
+import type { PlannerConfig, WorkerConfig } from "./config.ts";
 import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
 import { createHighLevelClient } from "./highlevel-client.ts";
 import { RatePacer } from "./rate-pacer.ts";
@@ -22,6 +22,22 @@ export interface RuntimeOverrides {
  * the HighLevel client.
  */
 export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrides): WorkerDeps {
+  const { sqs, tokens, client } = createHighLevelRuntime(config, overrides);
+  return {
+    config,
+    client,
+    tokens,
+    sqs,
+    log: overrides.log,
+    ...(overrides.onSettled && { onSettled: overrides.onSettled }),
+  };
+}
+
+/** The clients both Lambdas need: SQS, the token source and the paced HighLevel client. */
+export function createHighLevelRuntime(
+  config: PlannerConfig,
+  overrides: Omit<RuntimeOverrides, "log" | "onSettled">,
+) {
   const pacer = overrides.pacer ?? new RatePacer();
   const sqs =
     overrides.sqs ??
@@ -41,12 +57,5 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
     pacer,
     ...(overrides.onRetry && { onRetry: overrides.onRetry }),
   });
-  return {
-    config,
-    client,
-    tokens,
-    sqs,
-    log: overrides.log,
-    ...(overrides.onSettled && { onSettled: overrides.onSettled }),
-  };
+  return { sqs, tokens, client, pacer };
 }

@@ -1,0 +1,130 @@
+import type { Command } from "commander";
+import { loadPlannerConfig } from "../functions/core/config.ts";
+import { planPurge } from "../functions/core/purge-planner.ts";
+import {
+  CSV_STATUSES,
+  InvalidPurgePolicyError,
+  parseAge,
+  parsePurgePolicy,
+} from "../functions/core/purge-policy.ts";
+import { createHighLevelRuntime } from "../functions/core/worker-runtime.ts";
+import { sqsClientFor } from "./aws-clients.ts";
+import { OperationalError, UsageError } from "./errors.ts";
+import { emit, table } from "./output.ts";
+
+interface PurgeFlags {
+  location: string[];
+  olderThan: string;
+  status?: string;
+  maxJobs: string;
+  dryRun?: boolean;
+  queueUrl?: string;
+  endpointUrl?: string;
+  baseUrl?: string;
+  reason: string;
+  json?: boolean;
+}
+
+export function registerPurgeCommand(program: Command): void {
+  program
+    .command("purge")
+    .description(
+      "List locations' uploads and enqueue the deletion of those a policy selects (the scheduled planner, from a terminal)",
+    )
+    .requiredOption("-l, --location <ids...>", "location ids to purge")
+    .option("--older-than <age>", "only uploads created before this age (30d, 12h, 2w)", "30d")
+    .option(
+      "--status <list>",
+      `only these statuses, comma-separated (${CSV_STATUSES.filter((s) => s !== "deleted").join(", ")})`,
+    )
+    .option("--max-jobs <n>", "at most this many deletions", "10000")
+    .option("--dry-run", "print the plan; enqueue nothing")
+    .option("--reason <text>", "the reason recorded on each job", "purge from the CLI")
+    .option("--queue-url <url>", "the jobs queue (default: $QUEUE_URL)")
+    .option("--endpoint-url <url>", "SQS endpoint (default: $AWS_ENDPOINT_URL_SQS)")
+    .option(
+      "--base-url <url>",
+      "HighLevel API origin (default: $HIGHLEVEL_BASE_URL or the production API)",
+    )
+    .option("--json", "print the plan as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+The token comes from HIGHLEVEL_TOKEN.
+
+Examples:
+  $ HIGHLEVEL_TOKEN=pit-… ghl-csv-purge purge -l ve9EPM428h8vShlRW1KT --older-than 90d --status failed,completed --dry-run
+  $ HIGHLEVEL_TOKEN=pit-… QUEUE_URL=… ghl-csv-purge purge -l locA locB --older-than 30d --max-jobs 500`,
+    )
+    .action(async (flags: PurgeFlags) => {
+      const json = Boolean(flags.json);
+      const policy = policyFromFlags(flags);
+      const queueUrl = flags.queueUrl ?? process.env.QUEUE_URL;
+      if (!policy.dryRun && !queueUrl) {
+        throw new UsageError("--queue-url is required (or set QUEUE_URL), unless --dry-run");
+      }
+      if (!process.env.HIGHLEVEL_TOKEN?.trim()) {
+        throw new UsageError("set HIGHLEVEL_TOKEN to the HighLevel token of the location(s)");
+      }
+      const config = loadPlannerConfig({
+        ...process.env,
+        HIGHLEVEL_TOKEN_SECRET_ARN: "",
+        QUEUE_URL: queueUrl ?? "http://dry-run.invalid/queue",
+        ...(flags.baseUrl && { HIGHLEVEL_BASE_URL: flags.baseUrl }),
+      });
+      const runtime = createHighLevelRuntime(config, { sqs: sqsClientFor(flags) });
+      const plan = await planPurge(policy, {
+        ...runtime,
+        queueUrl: config.queueUrl,
+        deadline: Date.now() + 15 * 60_000,
+      });
+      const rows: Array<Array<string | number>> = [
+        ["locationId", "csvId", "status", "createdAt", "fileName"],
+        ...plan.deletions.map((d) => [
+          d.locationId,
+          d.csvId,
+          d.status ?? "",
+          d.createdAt ?? "",
+          d.fileName ?? "",
+        ]),
+      ];
+      const perLocation = plan.locations
+        .map(
+          (l) =>
+            `${l.locationId}: ${l.selected} of ${l.listed} selected${l.incomplete ? ` (listing stopped: ${l.incomplete})` : ""}`,
+        )
+        .join("\n");
+      const text = plan.dryRun
+        ? `${table(rows)}\n\n${perLocation}\ndry run: ${plan.deletions.length} deletion(s) planned, nothing enqueued`
+        : `${perLocation}\nenqueued ${plan.enqueued} deletion(s)${plan.notEnqueued ? `, ${plan.notEnqueued} NOT enqueued` : ""}`;
+      emit(json, plan, text);
+      if (plan.notEnqueued > 0)
+        throw new OperationalError(`${plan.notEnqueued} deletion(s) could not be enqueued`);
+      if (plan.locations.some((l) => l.incomplete)) {
+        throw new OperationalError(
+          "listing stopped early for some locations; run again to plan the rest",
+        );
+      }
+    });
+}
+
+function policyFromFlags(flags: PurgeFlags) {
+  try {
+    return parsePurgePolicy({
+      locationIds: flags.location,
+      olderThanDays: parseAge(flags.olderThan),
+      ...(flags.status && {
+        statuses: flags.status
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      }),
+      maxJobs: Number(flags.maxJobs),
+      dryRun: Boolean(flags.dryRun),
+      reason: flags.reason,
+    });
+  } catch (error) {
+    if (error instanceof InvalidPurgePolicyError) throw new UsageError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,175 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
+import { deadLetterReason } from "./dead-letter-inspection.ts";
+
+export interface RedriveOptions {
+  client: SQSClient;
+  deadLetterQueueUrl: string;
+  queueUrl: string;
+  /** Only dead letters with this `failure-reason` ("unknown" for those SQS moved itself). */
+  reason?: string;
+  /** Stop after this many. */
+  max?: number;
+  /** Count what would move; move nothing. */
+  dryRun?: boolean;
+  /** Use SQS's StartMessageMoveTask when nothing is filtered (default true). */
+  useMoveTask?: boolean;
+  onProgress?: (progress: { moved: number; scanned: number; toMove?: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface RedriveReport {
+  method: "move-task" | "receive-send-delete";
+  moved: number;
+  matched: number;
+  scanned: number;
+  dryRun: boolean;
+  /** Why the move task was not used, when it was wanted. */
+  fallbackReason?: string;
+}
+
+/**
+ * Sends dead letters back to the source queue. Unfiltered, on AWS, it starts an SQS message
+ * move task and follows its progress. Filtered (or where move tasks do not exist, as in
+ * fauxqs) it receives, sends, then deletes each message, in that order: a crash can leave a
+ * job on both queues, never on neither.
+ *
+ * @example
+ * await redriveDeadLetters({ client, deadLetterQueueUrl, queueUrl, reason: "exhausted" });
+ */
+export async function redriveDeadLetters(options: RedriveOptions): Promise<RedriveReport> {
+  const filtered = options.reason !== undefined || options.max !== undefined || options.dryRun;
+  if (!filtered && options.useMoveTask !== false) {
+    try {
+      return await moveWithTask(options);
+    } catch (error) {
+      const fallbackReason =
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const report = await receiveSendDelete(options);
+      return { ...report, fallbackReason };
+    }
+  }
+  return receiveSendDelete(options);
+}
+
+async function moveWithTask(options: RedriveOptions): Promise<RedriveReport> {
+  const [sourceArn, destinationArn] = await Promise.all([
+    queueArn(options.client, options.deadLetterQueueUrl),
+    queueArn(options.client, options.queueUrl),
+  ]);
+  const started = await options.client.send(
+    new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }),
+  );
+  for (;;) {
+    const { Results } = await options.client.send(
+      new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 10 }),
+    );
+    const task = Results?.find((t) => t.TaskHandle === started.TaskHandle) ?? Results?.[0];
+    const moved = task?.ApproximateNumberOfMessagesMoved ?? 0;
+    options.onProgress?.({
+      moved,
+      scanned: moved,
+      toMove: task?.ApproximateNumberOfMessagesToMove ?? moved,
+    });
+    if (task?.Status === "COMPLETED" || task?.Status === "CANCELLED" || task?.Status === "FAILED") {
+      if (task.Status === "FAILED")
+        throw new Error(`the move task failed: ${task.FailureReason ?? "no reason given"}`);
+      return { method: "move-task", moved, matched: moved, scanned: moved, dryRun: false };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport> {
+  const { client, deadLetterQueueUrl, queueUrl } = options;
+  const report: RedriveReport = {
+    method: "receive-send-delete",
+    moved: 0,
+    matched: 0,
+    scanned: 0,
+    dryRun: !!options.dryRun,
+  };
+  const held: Message[] = [];
+  const seen = new Set<string>();
+  const max = options.max ?? Number.POSITIVE_INFINITY;
+  try {
+    scanning: while (report.matched < max && !options.signal?.aborted) {
+      const received = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: deadLetterQueueUrl,
+          MaxNumberOfMessages: 10,
+          // Long enough that messages passed over stay hidden until the scan ends.
+          VisibilityTimeout: 300,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ["All"],
+        }),
+      );
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) break;
+      for (const message of messages) {
+        const id = message.MessageId ?? "";
+        if (seen.has(id)) {
+          held.push(message);
+          break scanning;
+        }
+        seen.add(id);
+        report.scanned += 1;
+        const matches =
+          options.reason === undefined || deadLetterReason(message) === options.reason;
+        if (!matches || options.dryRun || report.matched >= max) {
+          if (matches && report.matched < max) report.matched += 1;
+          held.push(message);
+          continue;
+        }
+        report.matched += 1;
+        // Send first, delete second: a crash in between leaves a duplicate, never a loss.
+        await client.send(
+          new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body ?? "" }),
+        );
+        await client.send(
+          new DeleteMessageCommand({
+            QueueUrl: deadLetterQueueUrl,
+            ReceiptHandle: message.ReceiptHandle ?? "",
+          }),
+        );
+        report.moved += 1;
+        options.onProgress?.({ moved: report.moved, scanned: report.scanned });
+      }
+    }
+  } finally {
+    await release(client, deadLetterQueueUrl, held);
+  }
+  return report;
+}
+
+async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  if (!Attributes?.QueueArn) throw new Error(`no ARN for ${queueUrl}`);
+  return Attributes.QueueArn;
+}
+
+async function release(client: SQSClient, queueUrl: string, messages: Message[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 10) {
+    await client.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.slice(i, i + 10).map((message, index) => ({
+          Id: String(index),
+          ReceiptHandle: message.ReceiptHandle ?? "",
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
+}

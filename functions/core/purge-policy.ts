@@ -1,0 +1,70 @@
+import * as v from "valibot";
+import { HIGHLEVEL_ID_PATTERN } from "./deletion-job.ts";
+
+export const CSV_STATUSES = [
+  "pending",
+  "in_progress",
+  "completed",
+  "failed",
+  "in_review",
+  "importing",
+  "deleted",
+] as const;
+
+/** Which uploads a scheduled (or `ghl-csv-purge purge`) run deletes. */
+export const PurgePolicySchema = v.object({
+  locationIds: v.pipe(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(HIGHLEVEL_ID_PATTERN, "may contain only letters, digits, '_' and '-'"),
+      ),
+      "must be a list of location ids",
+    ),
+    v.minLength(1, "must name at least one location"),
+  ),
+  /** Only uploads created more than this many days ago. */
+  olderThanDays: v.optional(
+    v.pipe(v.number("must be a number"), v.minValue(0, "must be 0 or more")),
+    30,
+  ),
+  /** Only uploads in these statuses (any status but `deleted` when absent). */
+  statuses: v.optional(
+    v.array(v.picklist(CSV_STATUSES, `must be one of ${CSV_STATUSES.join(", ")}`)),
+  ),
+  /** At most this many jobs per run. */
+  maxJobs: v.optional(
+    v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1)),
+    10_000,
+  ),
+  /** Plan only: list and select, enqueue nothing. */
+  dryRun: v.optional(v.boolean("must be true or false"), false),
+  reason: v.optional(v.pipe(v.string(), v.maxLength(256)), "scheduled purge"),
+});
+
+export type PurgePolicy = v.InferOutput<typeof PurgePolicySchema>;
+export type PurgePolicyInput = v.InferInput<typeof PurgePolicySchema>;
+
+/** Validates a purge policy, or throws an error naming each wrong field. */
+export function parsePurgePolicy(value: unknown): PurgePolicy {
+  const result = v.safeParse(PurgePolicySchema, value, { abortPipeEarly: true });
+  if (result.success) return result.output;
+  const problems = result.issues.map((issue) => {
+    const path = v.getDotPath(issue);
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+  throw new InvalidPurgePolicyError(`invalid purge policy: ${problems.join("; ")}`);
+}
+
+export class InvalidPurgePolicyError extends Error {
+  override name = "InvalidPurgePolicyError";
+}
+
+/** Parses "30d", "12h", "90" (days) into days. */
+export function parseAge(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([dhw]?)$/i.exec(text.trim());
+  if (!match) throw new InvalidPurgePolicyError(`"${text}" is not an age like 30d, 12h or 2w`);
+  const value = Number(match[1]);
+  const unit = (match[2] ?? "d").toLowerCase();
+  return unit === "h" ? value / 24 : unit === "w" ? value * 7 : value;
+}
