@@ -6,12 +6,11 @@ export interface ProgressView {
 }
 
 /**
- * A progress bar on a terminal, a plain line every few seconds elsewhere (CI logs, pipes), and
- * nothing with --json (stdout is kept for the JSON document).
+ * Progress on stderr: a bar on a terminal, a plain line every few seconds elsewhere (CI logs,
+ * pipes, and --json runs, whose stdout is kept for the JSON document).
  */
 export function progressView(label: string, options: { json: boolean }): ProgressView {
-  if (options.json) return { update: () => {}, stop: () => {} };
-  if (process.stderr.isTTY) {
+  if (process.stderr.isTTY && !options.json) {
     const bar = new cliProgress.SingleBar(
       {
         format: `${label} [{bar}] {value}/{total} | {detail}`,

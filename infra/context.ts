@@ -29,6 +29,7 @@ export const CONTEXT_KEYS = [
   "alarmTopicArn",
   "oldestMessageAgeAlarmSeconds",
   "logRetentionDays",
+  "purgeSchedules",
 ] as const;
 
 type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -104,6 +105,21 @@ export function pipelinePropsFromContext(scope: Construct): CsvDeletionPipelineP
       );
     }
     assign("logRetention", retention as RetentionDays);
+  }
+  const schedules = read("purgeSchedules");
+  if (schedules !== undefined && schedules !== null && schedules !== "") {
+    let parsed: unknown = schedules;
+    if (typeof schedules === "string") {
+      try {
+        parsed = JSON.parse(schedules);
+      } catch {
+        throw new Error("context purgeSchedules must be a JSON list of {name, schedule, policy}");
+      }
+    }
+    if (!Array.isArray(parsed)) {
+      throw new Error("context purgeSchedules must be a JSON list of {name, schedule, policy}");
+    }
+    assign("purgeSchedules", parsed as CsvDeletionPipelineProps["purgeSchedules"]);
   }
   return props;
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration, Stack, TimeZone, Validations } from "aws-cdk-lib";
 import {
   Alarm,
   ComparisonOperator,
@@ -10,14 +10,17 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { EventBus, type IEventBus, Rule, RuleTargetInput } from "aws-cdk-lib/aws-events";
 import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, type IFunction, Runtime } from "aws-cdk-lib/aws-lambda";
+import { Architecture, type CfnFunction, type IFunction, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
+import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
 import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { type PurgePolicyInput, parsePurgePolicy } from "../functions/core/purge-policy.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 
 export const DEFAULT_DETAIL_TYPE = "CSV Deletion Requested";
@@ -65,9 +68,22 @@ export interface CsvDeletionPipelineProps {
   oldestMessageAgeAlarm?: Duration;
   /** Worker log retention. Default one month. */
   logRetention?: RetentionDays;
+  /** Scheduled purges: each runs the purge planner with its own policy. Default none. */
+  purgeSchedules?: PurgeScheduleProps[];
+}
+
+export interface PurgeScheduleProps {
+  /** A short name, unique in the pipeline (letters, digits, '-'). */
+  name: string;
+  /** An EventBridge Scheduler expression: `rate(1 day)`, `cron(0 3 * * ? *)`. */
+  schedule: string;
+  /** IANA time zone of a cron expression. Default UTC. */
+  timeZone?: string;
+  policy: PurgePolicyInput;
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL("../functions/delete-csv/handler.ts", import.meta.url));
+const PLANNER_ENTRY = fileURLToPath(new URL("../functions/plan-purge/handler.ts", import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /**
@@ -85,6 +101,9 @@ export class CsvDeletionPipeline extends Construct {
   readonly tokenSecret: ISecret;
   readonly eventRule: Rule;
   readonly alarms: Alarm[];
+  /** The purge planner, when there are purge schedules. */
+  readonly planner: NodejsFunction | undefined;
+  readonly purgeSchedules: Schedule[];
   readonly settings: Readonly<ResolvedSettings>;
 
   constructor(scope: Construct, id: string, props: CsvDeletionPipelineProps = {}) {
@@ -130,6 +149,87 @@ export class CsvDeletionPipeline extends Construct {
     });
 
     this.alarms = this.#createAlarms(settings, props.alarmTopic);
+
+    const schedules = props.purgeSchedules ?? [];
+    this.planner = schedules.length > 0 ? this.#createPlanner(settings) : undefined;
+    const schedulerRole = this.planner && this.#createSchedulerRole();
+    const names = new Set<string>();
+    this.purgeSchedules = schedules.map((schedule) => {
+      if (!/^[A-Za-z0-9-]{1,40}$/.test(schedule.name) || names.has(schedule.name)) {
+        throw new Error(
+          `CsvDeletionPipeline: purge schedule names must be unique, 1–40 letters, digits or '-', got "${schedule.name}"`,
+        );
+      }
+      names.add(schedule.name);
+      let policy: ReturnType<typeof parsePurgePolicy>;
+      try {
+        policy = parsePurgePolicy(schedule.policy);
+      } catch (error) {
+        throw new Error(
+          `CsvDeletionPipeline: purge schedule "${schedule.name}": ${(error as Error).message}`,
+        );
+      }
+      return new Schedule(this, `Purge-${schedule.name}`, {
+        description: `ghl-csv-purge: purge ${policy.locationIds.length} location(s), uploads older than ${policy.olderThanDays} days`,
+        schedule: ScheduleExpression.expression(
+          schedule.schedule,
+          schedule.timeZone ? TimeZone.of(schedule.timeZone) : undefined,
+        ),
+        target: new LambdaInvoke(this.planner as NodejsFunction, {
+          input: ScheduleTargetInput.fromObject(policy),
+          retryAttempts: 2,
+          ...(schedulerRole && { role: schedulerRole }),
+        }),
+      });
+    });
+  }
+
+  #createSchedulerRole(): Role {
+    const role = new Role(this, "PurgeSchedulerRole", {
+      assumedBy: new ServicePrincipal("scheduler.amazonaws.com"),
+      description: "ghl-csv-purge: lets EventBridge Scheduler invoke the purge planner",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.planner?.node.defaultChild as CfnFunction)}.Arn>:*]`,
+      reason:
+        "CDK's LambdaInvoke target grants lambda:InvokeFunction on the planner and its versions (ARN:*); it names the one function and nothing else.",
+    });
+    return role;
+  }
+
+  #createPlanner(settings: ResolvedSettings): NodejsFunction {
+    const logGroup = new LogGroup(this, "PlannerLogs", { retention: settings.logRetention });
+    const role = new Role(this, "PlannerRole", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: "ghl-csv-purge purge planner: list uploads, enqueue jobs, read the token",
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    const planner = new NodejsFunction(this, "Planner", {
+      description:
+        "Lists HighLevel CSV uploads and enqueues the deletion of those a purge policy selects",
+      entry: PLANNER_ENTRY,
+      ...lambdaBase(settings),
+      timeout: Duration.minutes(5),
+      role,
+      logGroup,
+      environment: {
+        QUEUE_URL: this.queue.queueUrl,
+        HIGHLEVEL_TOKEN_SECRET_ARN: this.tokenSecret.secretArn,
+        HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
+        HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
+        HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
+        POWERTOOLS_SERVICE_NAME: "ghl-csv-purge-planner",
+        NODE_OPTIONS: "--enable-source-maps",
+      },
+    });
+    this.queue.grantSendMessages(planner);
+    this.tokenSecret.grantRead(planner);
+    return planner;
   }
 
   #createWorker(settings: ResolvedSettings): NodejsFunction {
@@ -148,12 +248,7 @@ export class CsvDeletionPipeline extends Construct {
     const worker = new NodejsFunction(this, "Worker", {
       description: "Deletes HighLevel Social Planner CSV uploads named by SQS jobs",
       entry: WORKER_ENTRY,
-      handler: "handler",
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: settings.functionMemoryMiB,
+      ...lambdaBase(settings),
       timeout: settings.functionTimeout,
       role,
       logGroup,
@@ -240,6 +335,29 @@ export class CsvDeletionPipeline extends Construct {
     }
     return alarms;
   }
+}
+
+/** What both Lambdas share: runtime, architecture, memory and the local ESM bundling. */
+function lambdaBase(settings: ResolvedSettings) {
+  return {
+    handler: "handler",
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    memorySize: settings.functionMemoryMiB,
+    bundling: {
+      format: OutputFormat.ESM,
+      target: "node24",
+      minify: true,
+      sourceMap: true,
+      mainFields: ["module", "main"],
+      // Some dependencies are CommonJS and call require(); give the ESM bundle one.
+      banner:
+        "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      forceDockerBundling: false,
+    },
+  };
 }
 
 interface ResolvedSettings {

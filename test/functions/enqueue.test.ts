@@ -1,0 +1,146 @@
+import type {
+  SendMessageBatchCommandInput,
+  SendMessageBatchCommandOutput,
+} from "@aws-sdk/client-sqs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { enqueueDeletions } from "../../functions/core/enqueue.ts";
+import { type EmbeddedSqs, startEmbeddedSqs } from "../../local/embedded-sqs.ts";
+
+let sqs: EmbeddedSqs;
+let queueUrl: string;
+const queueName = () => queueUrl.split("/").pop() as string;
+
+beforeEach(async () => {
+  sqs = await startEmbeddedSqs();
+  queueUrl = (
+    await sqs.createPipelineQueues(`enqueue-${Date.now()}`, {
+      maxReceiveCount: 5,
+      visibilityTimeoutSeconds: 30,
+    })
+  ).queueUrl;
+});
+afterEach(async () => {
+  await sqs.stop();
+});
+
+const jobs = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({ locationId: `loc${i % 3}`, csvId: `csv${i}` }));
+const queuedBodies = () =>
+  sqs.server.inspectQueue(queueName())?.messages.ready.map((m) => m.body) ?? [];
+
+/**
+ * Makes the real client's SendMessageBatch fail like SQS sometimes does: some entries are
+ * withheld and reported in `Failed` (SenderFault false), and some whole requests fail before
+ * reaching the queue.
+ */
+function injectBatchFailures(failEvery: number, failRequestEvery: number) {
+  let entriesSeen = 0;
+  let requests = 0;
+  sqs.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== "SendMessageBatchCommand") return next(args);
+      requests += 1;
+      if (requests % failRequestEvery === 0)
+        throw Object.assign(new Error("socket hang up"), { name: "NetworkingError" });
+      const input = args.input as SendMessageBatchCommandInput;
+      const withheld: string[] = [];
+      const kept = (input.Entries ?? []).filter((entry) => {
+        entriesSeen += 1;
+        if (entriesSeen % failEvery === 0) {
+          withheld.push(entry.Id ?? "");
+          return false;
+        }
+        return true;
+      });
+      if (kept.length === 0) {
+        return {
+          output: {
+            Successful: [],
+            Failed: withheld.map((Id) => ({ Id, Code: "InternalError", SenderFault: false })),
+          },
+          response: {},
+        } as never;
+      }
+      const result = await next({ ...args, input: { ...input, Entries: kept } });
+      const output = result.output as SendMessageBatchCommandOutput;
+      output.Failed = [
+        ...(output.Failed ?? []),
+        ...withheld.map((Id) => ({ Id, Code: "InternalError", SenderFault: false })),
+      ];
+      return result;
+    },
+    { step: "initialize", name: "injectBatchFailures" },
+  );
+}
+
+describe("enqueueDeletions", () => {
+  it("sends every job once, 10 per request, and reports each by its position", async () => {
+    const report = await enqueueDeletions(jobs(95), { queueUrl, client: sqs.client });
+    expect(report).toMatchObject({ sent: 95, failed: 0, invalid: 0, skipped: 0 });
+    expect(report.results.map((r) => r.index)).toEqual([...Array(95).keys()]);
+    const bodies = queuedBodies();
+    expect(bodies).toHaveLength(95);
+    expect(new Set(bodies).size).toBe(95);
+    expect(JSON.parse(bodies.find((b) => b.includes('"csv7"')) ?? "{}")).toEqual({
+      locationId: "loc1",
+      csvId: "csv7",
+    });
+  });
+
+  it("validates every job first and sends none when one is invalid", async () => {
+    const input: unknown[] = [...jobs(20), { locationId: "loc1", csvId: "a/b" }, "nope"];
+    const report = await enqueueDeletions(input, { queueUrl, client: sqs.client });
+    expect(report).toMatchObject({ sent: 0, invalid: 2, skipped: 20 });
+    expect(report.results[20]).toEqual({
+      index: 20,
+      status: "invalid",
+      error: "csvId: may contain only letters, digits, '_' and '-'",
+    });
+    expect(report.results[21]).toMatchObject({
+      index: 21,
+      status: "invalid",
+      error: "must be a JSON object",
+    });
+    expect(queuedBodies()).toHaveLength(0);
+  });
+
+  it("sends the valid ones when asked to, still reporting the invalid", async () => {
+    const report = await enqueueDeletions([...jobs(5), { csvId: "x" }], {
+      queueUrl,
+      client: sqs.client,
+      sendValidWhenSomeInvalid: true,
+    });
+    expect(report).toMatchObject({ sent: 5, invalid: 1 });
+    expect(queuedBodies()).toHaveLength(5);
+  });
+
+  it("retries entries a batch reports as failed: every job ends sent exactly once", async () => {
+    injectBatchFailures(7, 5);
+    const report = await enqueueDeletions(jobs(300), {
+      queueUrl,
+      client: sqs.client,
+      concurrency: 4,
+      maxRetries: 6,
+    });
+    const bodies = queuedBodies();
+    expect(report.sent).toBe(300);
+    expect(report.failed).toBe(0);
+    expect(bodies).toHaveLength(300);
+    expect(new Set(bodies).size).toBe(300);
+  });
+
+  it("reports jobs it could not send instead of dropping them", async () => {
+    injectBatchFailures(2, 1_000);
+    const report = await enqueueDeletions(jobs(40), {
+      queueUrl,
+      client: sqs.client,
+      maxRetries: 0,
+    });
+    const sent = report.results.filter((r) => r.status === "sent").length;
+    const failed = report.results.filter((r) => r.status === "failed");
+    expect(sent + failed.length).toBe(40);
+    expect(failed.length).toBe(20);
+    expect(failed[0]).toMatchObject({ status: "failed", error: "InternalError: no message" });
+    expect(queuedBodies()).toHaveLength(sent);
+  });
+});

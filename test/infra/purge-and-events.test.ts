@@ -1,0 +1,130 @@
+import { rmSync } from "node:fs";
+import { App, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { describe, expect, it } from "vitest";
+import { parseDeletionJob } from "../../functions/core/deletion-job.ts";
+import { CsvDeletionPipeline } from "../../infra/csv-deletion-pipeline.ts";
+import { synthApp } from "../helpers/synth.ts";
+
+const schedules = [
+  {
+    name: "nightly-failed",
+    schedule: "cron(0 3 * * ? *)",
+    timeZone: "Europe/Berlin",
+    policy: { locationIds: ["locA", "locB"], olderThanDays: 30, statuses: ["failed"] },
+  },
+  {
+    name: "weekly-all",
+    schedule: "rate(7 days)",
+    policy: { locationIds: ["locC"], olderThanDays: 90, maxJobs: 500 },
+  },
+];
+
+describe("scheduled purges", () => {
+  const { template, outdir } = synthApp({ purgeSchedules: JSON.stringify(schedules) });
+  rmSync(outdir, { recursive: true, force: true });
+
+  it("creates one schedule per policy, invoking the planner with the validated policy", () => {
+    template.resourceCountIs("AWS::Scheduler::Schedule", 2);
+    const planner = Object.entries(template.findResources("AWS::Lambda::Function")).find(([id]) =>
+      id.includes("Planner"),
+    );
+    expect(planner).toBeDefined();
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "cron(0 3 * * ? *)",
+      ScheduleExpressionTimezone: "Europe/Berlin",
+      Target: {
+        Arn: { "Fn::GetAtt": [planner?.[0], "Arn"] },
+        Input: JSON.stringify({
+          locationIds: ["locA", "locB"],
+          olderThanDays: 30,
+          statuses: ["failed"],
+          maxJobs: 10_000,
+          dryRun: false,
+          reason: "scheduled purge",
+        }),
+        RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }),
+      },
+    });
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(7 days)",
+    });
+  });
+
+  it("gives the planner its own role: send to the jobs queue, read the secret, write its logs", () => {
+    const policies = Object.entries(template.findResources("AWS::IAM::Policy"));
+    const plannerPolicy = policies.find(([id]) => id.includes("PlannerRole"))?.[1];
+    const statements = plannerPolicy?.Properties.PolicyDocument.Statement as Array<{
+      Action: string[];
+      Resource: unknown;
+    }>;
+    const actions = statements.flatMap((s) => s.Action).sort();
+    expect(actions).toEqual([
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
+    ]);
+    expect(JSON.stringify(statements)).not.toContain("DeadLetter");
+    const schedulerPolicy = policies.find(([id]) => id.includes("PurgeSchedulerRole"))?.[1];
+    expect(schedulerPolicy?.Properties.PolicyDocument.Statement[0].Action).toBe(
+      "lambda:InvokeFunction",
+    );
+  });
+
+  it("refuses a schedule whose policy is invalid, naming the schedule and the field", () => {
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
+    expect(
+      () =>
+        new CsvDeletionPipeline(stack, "P", {
+          purgeSchedules: [
+            { name: "bad", schedule: "rate(1 day)", policy: { locationIds: ["a/b"] } },
+          ],
+        }),
+    ).toThrow(/purge schedule "bad": invalid purge policy: locationIds\.0: may contain only/);
+  });
+
+  it("has no planner or schedule when no purge is configured", () => {
+    const { template: plain, outdir: plainOut } = synthApp();
+    rmSync(plainOut, { recursive: true, force: true });
+    plain.resourceCountIs("AWS::Scheduler::Schedule", 0);
+    expect(Object.keys(plain.findResources("AWS::Lambda::Function"))).toHaveLength(1);
+  });
+});
+
+describe("event-driven cleanup", () => {
+  it("turns a 'CSV Deletion Requested' event into a valid job through the rule's input path", () => {
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
+    new CsvDeletionPipeline(stack, "P");
+    const rule = Object.values(Template.fromStack(stack).findResources("AWS::Events::Rule"))[0];
+    const target = rule?.Properties.Targets[0];
+    const event = {
+      version: "0",
+      id: "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+      "detail-type": "CSV Deletion Requested",
+      source: "ghl-csv-purge",
+      account: "123456789012",
+      time: "2026-11-27T10:00:00Z",
+      region: "eu-west-1",
+      resources: [],
+      detail: {
+        locationId: "ve9EPM428h8vShlRW1KT",
+        csvId: "65f92e55cc884f0d0845e447",
+        reason: "customer offboarded",
+      },
+    };
+    expect(rule?.Properties.EventPattern).toEqual({
+      source: [event.source],
+      "detail-type": [event["detail-type"]],
+    });
+    // EventBridge applies the target's InputPath ("$.detail") and sends the result as the body.
+    const path = (target.InputPath as string).replace(/^\$\./, "").split(".");
+    const body = JSON.stringify(
+      path.reduce<unknown>((value, key) => (value as Record<string, unknown>)[key], event),
+    );
+    expect(parseDeletionJob(body)).toEqual({ ok: true, job: event.detail });
+  });
+});
