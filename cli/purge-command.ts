@@ -75,6 +75,7 @@ Examples:
       const runtime = createHighLevelRuntime(config, { sqs: sqsClientFor(flags) });
       const plan = await planPurge(policy, {
         ...runtime,
+        sqs: await runtime.sqs(),
         queueUrl: config.queueUrl,
         deadline: Date.now() + 15 * 60_000,
       });

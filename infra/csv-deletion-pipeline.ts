@@ -352,6 +352,9 @@ function lambdaBase(settings: ResolvedSettings) {
       minify: true,
       sourceMap: true,
       mainFields: ["module", "main"],
+      // Bundle the AWS SDK too rather than load the runtime's copy: one tree-shaken file imports
+      // faster (bench/: 74 ms against 89 ms) and pins the SDK version we test with.
+      externalModules: [],
       // Some dependencies are CommonJS and call require(); give the ESM bundle one.
       banner:
         "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

@@ -1,8 +1,13 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
-import { type EmbeddedSqs, type PipelineQueues, startEmbeddedSqs } from "./embedded-sqs.ts";
-import { EventSourcePoller } from "./event-source-poller.ts";
+import {
+  createLocalSqsClient,
+  type EmbeddedSqs,
+  type PipelineQueues,
+  startEmbeddedSqs,
+} from "./embedded-sqs.ts";
+import { EventSourcePoller, type PollerOptions } from "./event-source-poller.ts";
 import { OutcomeTally } from "./outcome-tally.ts";
 
 export const LOCAL_QUEUE_NAME = "ghl-csv-purge-jobs";
@@ -20,6 +25,10 @@ export interface LocalPipelineOptions {
   batchSize?: number;
   /** Extra worker environment (HIGHLEVEL_TIMEOUT_MS, WORKER_CONCURRENCY, …). */
   workerEnv?: Record<string, string>;
+  /** Called after each invocation (benchmarks measure time per batch). */
+  onBatch?: PollerOptions["onBatch"];
+  /** Use queues on an SQS endpoint that is already running (benchmarks) instead of starting one. */
+  external?: { endpoint: string; queues: PipelineQueues };
 }
 
 export interface QueueDepth {
@@ -34,18 +43,20 @@ export interface QueueDepth {
  * real delete-csv handler, and a poller that drives it like Lambda's SQS event source.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions) {
-  const sqs: EmbeddedSqs = await startEmbeddedSqs(
-    options.dataDir ? { dataDir: options.dataDir } : {},
-  );
   const batchingWindowSeconds =
     options.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maxBatchingWindowSeconds;
-  const queues: PipelineQueues = await sqs.createPipelineQueues(LOCAL_QUEUE_NAME, {
-    maxReceiveCount: PIPELINE_DEFAULTS.maxReceiveCount,
-    visibilityTimeoutSeconds: minimumVisibilityTimeoutSeconds(
-      options.functionTimeoutSeconds,
-      batchingWindowSeconds,
-    ),
-  });
+  const sqs: Pick<EmbeddedSqs, "endpoint" | "client" | "stop"> = options.external
+    ? externalSqs(options.external.endpoint)
+    : await startEmbeddedSqs(options.dataDir ? { dataDir: options.dataDir } : {});
+  const queues: PipelineQueues =
+    options.external?.queues ??
+    (await (sqs as EmbeddedSqs).createPipelineQueues(LOCAL_QUEUE_NAME, {
+      maxReceiveCount: PIPELINE_DEFAULTS.maxReceiveCount,
+      visibilityTimeoutSeconds: minimumVisibilityTimeoutSeconds(
+        options.functionTimeoutSeconds,
+        batchingWindowSeconds,
+      ),
+    }));
   const tally = new OutcomeTally();
   const handler = createDeleteCsvHandler(
     {
@@ -71,6 +82,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     batchingWindowMs: batchingWindowSeconds * 1000,
     maxConcurrency: options.maxConcurrency ?? PIPELINE_DEFAULTS.maxConcurrency,
     functionTimeoutMs: options.functionTimeoutSeconds * 1000,
+    ...(options.onBatch && { onBatch: options.onBatch }),
   });
 
   const depth = async (): Promise<QueueDepth> => {
@@ -152,3 +164,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
 }
 
 export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+
+function externalSqs(endpoint: string) {
+  const client = createLocalSqsClient(endpoint);
+  return { endpoint, client, stop: async () => client.destroy() };
+}

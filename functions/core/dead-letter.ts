@@ -1,4 +1,4 @@
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { FailureReason } from "./outcome.ts";
 import { DEFERRALS_ATTRIBUTE, type MessageAttributes, type QueueMessage } from "./queue-message.ts";
 
@@ -45,6 +45,7 @@ export async function sendToDeadLetterQueue(
   failure: Failure,
   redact?: (text: string) => string,
 ): Promise<void> {
+  const { SendMessageCommand } = await loadSqs();
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: deadLetterQueueUrl,
@@ -64,6 +65,7 @@ export async function deferToSourceQueue(
   message: QueueMessage,
   deferral: { delaySeconds: number; deferrals: number },
 ): Promise<void> {
+  const { SendMessageCommand } = await loadSqs();
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
@@ -75,6 +77,12 @@ export async function deferToSourceQueue(
     }),
   );
 }
+
+/**
+ * The SQS SDK is loaded on first use: most jobs are deleted and never touch SQS from the worker
+ * (Lambda's event source deletes them), so a cold start without dead letters skips its ~40 ms.
+ */
+const loadSqs = () => import("@aws-sdk/client-sqs");
 
 /** SQS accepts only XML-safe characters in attribute values, and the DLQ keeps 1 KiB of detail. */
 function cleanDetail(detail: string): string {

@@ -39,7 +39,8 @@ export interface WorkerDeps {
   >;
   client: HighLevelClient;
   tokens: TokenSource;
-  sqs: SQSClient;
+  /** The SQS client, created on first use (see dead-letter.ts). */
+  sqs: () => Promise<SQSClient>;
   log: WorkerLog;
   /** Called once per settled message (metrics). */
   onSettled?: (result: JobResult) => void;
@@ -222,7 +223,7 @@ async function settle(
         });
         return result(deps, { ...base, outcome: "redelivered" });
       case "defer":
-        await deferToSourceQueue(deps.sqs, deps.config.queueUrl, message, disposition);
+        await deferToSourceQueue(await deps.sqs(), deps.config.queueUrl, message, disposition);
         deps.log.info("job deferred: rate budget exhausted", context, {
           delaySeconds: disposition.delaySeconds,
           deferrals: disposition.deferrals,
@@ -230,7 +231,12 @@ async function settle(
         return result(deps, { ...base, outcome: "deferred" });
       case "dead-letter": {
         const { action: _, ...failure } = disposition;
-        await sendToDeadLetterQueue(deps.sqs, deps.config.deadLetterQueueUrl, message, failure);
+        await sendToDeadLetterQueue(
+          await deps.sqs(),
+          deps.config.deadLetterQueueUrl,
+          message,
+          failure,
+        );
         deps.log.warn("job dead-lettered", context, {
           reason: failure.reason,
           status: failure.status,

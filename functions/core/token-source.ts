@@ -59,7 +59,11 @@ export function fixedTokenSource(token: string): TokenSource {
  * A token kept in Secrets Manager, read through Powertools' SecretsProvider (which caches it
  * for the life of the container) and re-read on demand. Concurrent refreshes share one read.
  */
-export function secretTokenSource(provider: SecretsProvider, secretArn: string): TokenSource {
+export function secretTokenSource(
+  provider: SecretsProvider | (() => Promise<Pick<SecretsProvider, "get">>),
+  secretArn: string,
+): TokenSource {
+  const getProvider = typeof provider === "function" ? provider : async () => provider;
   const containerLifetimeSeconds = 24 * 60 * 60;
   let forceNextRead = false;
   let pendingRead: Promise<string> | undefined;
@@ -67,7 +71,7 @@ export function secretTokenSource(provider: SecretsProvider, secretArn: string):
   const readSecret = () => {
     pendingRead ??= (async () => {
       try {
-        const value = await provider.get(secretArn, {
+        const value = await (await getProvider()).get(secretArn, {
           maxAge: containerLifetimeSeconds,
           forceFetch: forceNextRead,
         });

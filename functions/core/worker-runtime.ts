@@ -1,5 +1,5 @@
-import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { PlannerConfig, WorkerConfig } from "./config.ts";
 import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
 import { createHighLevelClient } from "./highlevel-client.ts";
@@ -39,16 +39,24 @@ export function createHighLevelRuntime(
   overrides: Omit<RuntimeOverrides, "log" | "onSettled">,
 ) {
   const pacer = overrides.pacer ?? new RatePacer();
-  const sqs =
-    overrides.sqs ??
-    new SQSClient({
+  // The AWS SDK clients are created on first use: importing them costs ~40 ms each at cold start.
+  const sqs = once(async () => {
+    if (overrides.sqs) return overrides.sqs;
+    const { SQSClient } = await import("@aws-sdk/client-sqs");
+    return new SQSClient({
       ...(config.sqsEndpoint && { endpoint: config.sqsEndpoint, useQueueUrlAsEndpoint: false }),
     });
+  });
+  const secrets = once(async () => {
+    if (overrides.secrets) return overrides.secrets;
+    const { SecretsProvider } = await import("@aws-lambda-powertools/parameters/secrets");
+    return new SecretsProvider();
+  });
   const tokens =
     overrides.tokens ??
     (config.token.source === "env"
       ? fixedTokenSource(config.token.token)
-      : secretTokenSource(overrides.secrets ?? new SecretsProvider(), config.token.secretArn));
+      : secretTokenSource(secrets, config.token.secretArn));
   const client = createHighLevelClient({
     baseUrl: config.highLevelBaseUrl,
     apiVersion: config.highLevelApiVersion,
@@ -58,4 +66,12 @@ export function createHighLevelRuntime(
     ...(overrides.onRetry && { onRetry: overrides.onRetry }),
   });
   return { sqs, tokens, client, pacer };
+}
+
+function once<T>(create: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= create();
+    return value;
+  };
 }

@@ -25,6 +25,7 @@ export function createPlanPurgeHandler(
     const policy = parsePurgePolicy(event);
     const result = await planPurge(policy, {
       ...runtime,
+      sqs: await runtime.sqs(),
       queueUrl: config.queueUrl,
       deadline: Date.now() + context.getRemainingTimeInMillis() - 2_000,
     });

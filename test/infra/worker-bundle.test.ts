@@ -38,7 +38,7 @@ describe("the bundled worker asset", () => {
   it("is an ESM bundle small enough to start fast", () => {
     const size = statSync(bundle).size;
     expect(size).toBeGreaterThan(20_000);
-    expect(size).toBeLessThan(1_000_000);
+    expect(size).toBeLessThan(2_000_000);
   });
 
   it("deletes, dead-letters and reports like the source does, in a fresh Node process", async () => {

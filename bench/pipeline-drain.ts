@@ -1,0 +1,78 @@
+import { startLocalPipeline } from "../local/local-pipeline.ts";
+import { startServers } from "./servers.ts";
+
+export const BENCH_TOKEN = "bench-token-not-a-secret";
+
+export interface DrainResult {
+  jobs: number;
+  seconds: number;
+  deletionsPerSecond: number;
+  throttled: number;
+  calls: number;
+  failed: number;
+  /** CPU time of this process (worker + poller + SQS client) per deletion. */
+  workerCpuMsPerDeletion: number;
+  /** Time the handler took per batch, averaged. */
+  msPerBatch: number;
+  batches: number;
+}
+
+export interface DrainOptions {
+  jobs: number;
+  locations: number;
+  burst?: { max: number; intervalMs: number };
+  latencyMs: number;
+  maxConcurrency: number;
+  functionTimeoutSeconds: number;
+}
+
+/** Drains `jobs` deletions through the local pipeline against a sandbox in another process. */
+export async function drainThroughPipeline(options: DrainOptions): Promise<DrainResult> {
+  let batches = 0;
+  let batchMs = 0;
+  const locations = Array.from({ length: options.locations }, (_, i) => `benchLoc${i + 1}`);
+  const servers = await startServers({
+    sandbox: {
+      tokens: [BENCH_TOKEN],
+      ...(options.burst && { burst: options.burst }),
+      latencyMs: options.latencyMs,
+    },
+    locations,
+    jobs: options.jobs,
+    visibilityTimeoutSeconds: 6 * options.functionTimeoutSeconds,
+    enqueue: true,
+  });
+  const pipeline = await startLocalPipeline({
+    highLevelBaseUrl: servers.baseUrl,
+    token: BENCH_TOKEN,
+    functionTimeoutSeconds: options.functionTimeoutSeconds,
+    batchingWindowSeconds: 0,
+    maxConcurrency: options.maxConcurrency,
+    external: { endpoint: servers.sqsEndpoint, queues: servers.queues },
+    onBatch: ({ durationMs }) => {
+      batches += 1;
+      batchMs += durationMs;
+    },
+  });
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  pipeline.poller.start();
+  await pipeline.waitUntilDrained(new AbortController().signal);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await pipeline.stop();
+  const stats = await servers.stats();
+  await servers.stop();
+  const deleted = pipeline.tally.deleted;
+  return {
+    jobs: options.jobs,
+    seconds,
+    deletionsPerSecond: deleted / seconds,
+    throttled: stats.throttled,
+    calls: stats.calls,
+    failed: options.jobs - stats.deleted,
+    workerCpuMsPerDeletion: (cpu.user + cpu.system) / 1000 / Math.max(1, deleted),
+    msPerBatch: batchMs / Math.max(1, batches),
+    batches,
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * `npm run bench`: how close the pipeline runs to HighLevel's rate limit, what a deletion
+ * costs, and how it compares with what a user would otherwise write. Prints a table and
+ * writes bench/RESULTS.md. Never part of `npm test`.
+ */
+import "../cli/quiet-worker.ts";
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { officialSdk, plainKy, runAlternative } from "./alternatives.ts";
+import { measureColdStart } from "./cold-start.ts";
+import { estimateCost } from "./cost-model.ts";
+import { measureEnqueue } from "./enqueue-throughput.ts";
+import { drainThroughPipeline } from "./pipeline-drain.ts";
+
+const JOBS = 3_000;
+const LOCATIONS = 4;
+const BURST = { max: 50, intervalMs: 2_000 };
+const LATENCY_MS = 20;
+const CONCURRENCY = PIPELINE_DEFAULTS.maxConcurrency * PIPELINE_DEFAULTS.workerConcurrency;
+const ceiling = (LOCATIONS * BURST.max) / (BURST.intervalMs / 1000);
+/** The shortest possible drain of a fixed-window limit: full windows back to back. */
+const idealSeconds = (Math.ceil(JOBS / (LOCATIONS * BURST.max)) - 1) * (BURST.intervalMs / 1000);
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const fixed = (value: number, digits = 1) => value.toFixed(digits);
+const started = Date.now();
+
+log(
+  `1/5 rate-limit efficiency: ${JOBS} jobs, ${LOCATIONS} locations, ${BURST.max} calls / ${BURST.intervalMs} ms each, ${LATENCY_MS} ms latency`,
+);
+const ours = await drainThroughPipeline({
+  jobs: JOBS,
+  locations: LOCATIONS,
+  burst: BURST,
+  latencyMs: LATENCY_MS,
+  maxConcurrency: PIPELINE_DEFAULTS.maxConcurrency,
+  functionTimeoutSeconds: PIPELINE_DEFAULTS.functionTimeoutSeconds,
+});
+log(`2/5 alternatives at concurrency ${CONCURRENCY}`);
+const sdk = await runAlternative(officialSdk(), {
+  jobs: JOBS,
+  locations: LOCATIONS,
+  burst: BURST,
+  latencyMs: LATENCY_MS,
+  concurrency: CONCURRENCY,
+});
+const naive = await runAlternative(plainKy(), {
+  jobs: JOBS,
+  locations: LOCATIONS,
+  burst: BURST,
+  latencyMs: LATENCY_MS,
+  concurrency: CONCURRENCY,
+});
+log("3/5 overhead: unlimited sandbox, zero latency");
+const overhead = await drainThroughPipeline({
+  jobs: 5_000,
+  locations: LOCATIONS,
+  latencyMs: 0,
+  maxConcurrency: PIPELINE_DEFAULTS.maxConcurrency,
+  functionTimeoutSeconds: PIPELINE_DEFAULTS.functionTimeoutSeconds,
+});
+log("4/5 enqueue: 100,000 jobs with the library, 10,000 one SendMessage at a time");
+const enqueue = await measureEnqueue(100_000, 10_000);
+log("5/5 cold start: bundle size and fresh-process import time (median of 11)");
+const cold = await measureColdStart(11);
+const cost = estimateCost({
+  msPerBatchAtLimit: ours.msPerBatch,
+  msPerBatchUnthrottled: overhead.msPerBatch,
+});
+
+const rows: string[][] = [
+  ["measure", "result", "target"],
+  [
+    "ghl-csv-purge: throughput at the rate limit",
+    `${fixed(ours.deletionsPerSecond)} deletions/s = ${fixed(ours.deletionsPerSecond / ceiling, 3)} of the ceiling (${ceiling}/s); drain ${fixed(ours.seconds)} s vs ${fixed(idealSeconds)} s ideal (${fixed(idealSeconds / ours.seconds, 3)})`,
+    "≥ 0.9",
+  ],
+  [
+    "ghl-csv-purge: 429s",
+    `${ours.throttled} of ${ours.calls} calls (${fixed((100 * ours.throttled) / ours.calls, 2)}%), ${ours.failed} not deleted`,
+    "< 1%",
+  ],
+  [
+    `${sdk.name}`,
+    `${fixed(sdk.deletionsPerSecond)} deletions/s, ${sdk.throttled} 429s of ${sdk.calls} calls, ${sdk.failed} not deleted, ${fixed(sdk.seconds)} s`,
+    "—",
+  ],
+  [
+    `${naive.name}`,
+    `${fixed(naive.deletionsPerSecond)} deletions/s, ${naive.throttled} 429s of ${naive.calls} calls, ${naive.failed} not deleted, ${fixed(naive.seconds)} s`,
+    "—",
+  ],
+  [
+    "overhead (no limit, 0 ms latency)",
+    `${fixed(overhead.deletionsPerSecond)} deletions/s; worker CPU ${fixed(overhead.workerCpuMsPerDeletion, 3)} ms per deletion; ${fixed(overhead.msPerBatch)} ms per batch of 10`,
+    "—",
+  ],
+  [
+    "enqueue",
+    `library ${Math.round(enqueue.libraryPerSecond)} jobs/s (100k in ${fixed(enqueue.librarySeconds)} s); one-by-one ${Math.round(enqueue.oneByOnePerSecond)} jobs/s; ${fixed(enqueue.speedup)}×`,
+    "≥ 8×",
+  ],
+  ...cold.map((c) => [
+    `cold import: ${c.variant}`,
+    `${Math.round(c.bundleBytes / 1024)} KiB; ${fixed(c.medianImportMs)} ms vs empty handler ${fixed(c.emptyMedianImportMs)} ms = ${fixed(c.ratio, 2)}×`,
+    "≤ 2×",
+  ]),
+  ["cost per million deletions", `${cost.summary}`, "—"],
+];
+
+const markdownTable = [
+  `| ${rows[0]?.join(" | ")} |`,
+  `|${rows[0]?.map(() => "---").join("|")}|`,
+  ...rows.slice(1).map((row) => `| ${row.join(" | ")} |`),
+].join("\n");
+
+const results = `# Benchmark results
+
+Written by \`npm run bench\` on ${new Date().toISOString()}.
+
+- Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB
+- Node: ${process.version}
+- Sandbox: ${LOCATIONS} locations, burst ${BURST.max} calls / ${BURST.intervalMs} ms per location (fixed windows), ${LATENCY_MS} ms latency, in its own process with fauxqs
+- Pipeline: the stack's defaults (maxConcurrency ${PIPELINE_DEFAULTS.maxConcurrency}, ${PIPELINE_DEFAULTS.workerConcurrency} jobs in flight per invocation, batches of ${PIPELINE_DEFAULTS.batchSize}); alternatives at the same concurrency (${CONCURRENCY})
+
+${markdownTable}
+
+## Cost model
+
+${cost.details}
+`;
+writeFileSync(new URL("./RESULTS.md", import.meta.url), results);
+process.stdout.write(
+  `${markdownTable}\n\n(${fixed((Date.now() - started) / 1000)} s; written to bench/RESULTS.md)\n`,
+);

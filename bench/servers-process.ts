@@ -1,0 +1,82 @@
+/**
+ * The benchmarks' "outside world" in its own process, so that the worker being measured does
+ * not share its event loop or CPU time with them: fauxqs (the queues) and the sandbox HighLevel
+ * API. Reads a JSON config as argv[2], prints one JSON line with the endpoints, then answers
+ * "stats" and "exit" on stdin.
+ */
+import { createInterface } from "node:readline";
+import { startEmbeddedSqs } from "../local/embedded-sqs.ts";
+import { SandboxHighLevelApi, type SandboxOptions } from "../local/sandbox-api.ts";
+
+export interface ServersConfig {
+  sandbox: SandboxOptions;
+  locations: string[];
+  jobs: number;
+  visibilityTimeoutSeconds: number;
+  /** Send the jobs to the queue (the pipeline benchmarks); else only seed uploads. */
+  enqueue: boolean;
+}
+
+export interface ServersInfo {
+  sqsEndpoint: string;
+  baseUrl: string;
+  queues: {
+    queueUrl: string;
+    queueArn: string;
+    deadLetterQueueUrl: string;
+    deadLetterQueueArn: string;
+  };
+  jobs: Array<{ locationId: string; csvId: string }>;
+}
+
+export interface ServersStats {
+  calls: number;
+  ok: number;
+  throttled: number;
+  deleted: number;
+  cpuMs: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as ServersConfig;
+const sqs = await startEmbeddedSqs();
+const queues = await sqs.createPipelineQueues("bench-jobs", {
+  maxReceiveCount: 5,
+  visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+});
+const sandbox = new SandboxHighLevelApi(config.sandbox);
+const baseUrl = await sandbox.start();
+const jobs: ServersInfo["jobs"] = [];
+for (let i = 0; i < config.jobs; i++) {
+  const locationId = config.locations[i % config.locations.length] as string;
+  jobs.push({ locationId, csvId: sandbox.addUpload(locationId)._id });
+}
+if (config.enqueue) {
+  const name = queues.queueUrl.split("/").pop() as string;
+  for (const job of jobs) sqs.server.sendMessage(name, JSON.stringify(job));
+}
+const info: ServersInfo = {
+  sqsEndpoint: sqs.endpoint,
+  baseUrl,
+  queues,
+  jobs: config.enqueue ? [] : jobs,
+};
+process.stdout.write(`${JSON.stringify(info)}\n`);
+
+const started = process.cpuUsage();
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === "stats") {
+    const cpu = process.cpuUsage(started);
+    const stats: ServersStats = {
+      calls: sandbox.calls.length,
+      ok: sandbox.count(200),
+      throttled: sandbox.count(429),
+      deleted: sandbox.uploads().filter((u) => u.status === "deleted").length,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    };
+    process.stdout.write(`${JSON.stringify(stats)}\n`);
+  }
+  if (line === "exit") break;
+}
+await sandbox.stop();
+await sqs.stop();
+process.exit(0);
