@@ -197,17 +197,30 @@ export class CsvDeletionPipeline extends Construct {
     return role;
   }
 
-  #createPlanner(settings: ResolvedSettings): NodejsFunction {
-    const logGroup = new LogGroup(this, "PlannerLogs", { retention: settings.logRetention });
-    const role = new Role(this, "PlannerRole", {
+  /**
+   * A function's own log group and a role that may write only there: no managed policy, so the
+   * role holds nothing but what each function is granted below.
+   */
+  #roleWithLogs(name: string, description: string, settings: ResolvedSettings) {
+    const logGroup = new LogGroup(this, `${name}Logs`, { retention: settings.logRetention });
+    const role = new Role(this, `${name}Role`, {
       assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
-      description: "ghl-csv-purge purge planner: list uploads, enqueue jobs, read the token",
+      description,
     });
     role.addToPolicy(
       new PolicyStatement({
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
         resources: [logGroup.logGroupArn],
       }),
+    );
+    return { role, logGroup };
+  }
+
+  #createPlanner(settings: ResolvedSettings): NodejsFunction {
+    const { role, logGroup } = this.#roleWithLogs(
+      "Planner",
+      "ghl-csv-purge purge planner: list uploads, enqueue jobs, read the token",
+      settings,
     );
     const planner = new NodejsFunction(this, "Planner", {
       description:
@@ -233,16 +246,10 @@ export class CsvDeletionPipeline extends Construct {
   }
 
   #createWorker(settings: ResolvedSettings): NodejsFunction {
-    const logGroup = new LogGroup(this, "WorkerLogs", { retention: settings.logRetention });
-    const role = new Role(this, "WorkerRole", {
-      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
-      description: "ghl-csv-purge worker: consume jobs, defer, dead-letter, read the token",
-    });
-    role.addToPolicy(
-      new PolicyStatement({
-        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources: [logGroup.logGroupArn],
-      }),
+    const { role, logGroup } = this.#roleWithLogs(
+      "Worker",
+      "ghl-csv-purge worker: consume jobs, defer, dead-letter, read the token",
+      settings,
     );
 
     const worker = new NodejsFunction(this, "Worker", {

@@ -1,12 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { deleteMessages, releaseMessages } from "../functions/core/received-messages.ts";
 import { toSqsEvent } from "./sqs-event.ts";
 
 export type SqsHandler = (
@@ -105,7 +100,8 @@ export class EventSourcePoller {
       }
       if (messages.length === 0) continue;
       if (!this.#running) {
-        if (!this.#crashed) await this.#release(messages);
+        if (!this.#crashed)
+          await releaseMessages(this.#options.client, this.#options.queueUrl, messages);
         return;
       }
       await this.#invoke(messages);
@@ -162,44 +158,13 @@ export class EventSourcePoller {
     const settled = failedIds
       ? messages.filter((message) => !failedIds.has(message.MessageId ?? ""))
       : [];
-    await this.#delete(settled);
+    await deleteMessages(this.#options.client, this.#options.queueUrl, settled);
     this.#options.onBatch?.({
       size: messages.length,
       failures: messages.length - settled.length,
       crashed: failedIds === undefined,
       durationMs: Date.now() - started,
     });
-  }
-
-  async #release(messages: Message[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      const chunk = messages.slice(i, i + 10);
-      await this.#options.client.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.#options.queueUrl,
-          Entries: chunk.map((message, index) => ({
-            Id: String(index),
-            ReceiptHandle: message.ReceiptHandle ?? "",
-            VisibilityTimeout: 0,
-          })),
-        }),
-      );
-    }
-  }
-
-  async #delete(messages: Message[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      const chunk = messages.slice(i, i + 10);
-      await this.#options.client.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: this.#options.queueUrl,
-          Entries: chunk.map((message, index) => ({
-            Id: String(index),
-            ReceiptHandle: message.ReceiptHandle ?? "",
-          })),
-        }),
-      );
-    }
   }
 }
 

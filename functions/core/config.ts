@@ -13,18 +13,12 @@ export type TokenSetting =
   | { source: "secret"; secretArn: string }
   | { source: "env"; token: string };
 
-export interface WorkerConfig {
-  highLevelBaseUrl: string;
-  highLevelApiVersion: string;
-  token: TokenSetting;
-  queueUrl: string;
+/** Everything the worker reads from its environment (DESIGN.md's configuration table). */
+export interface WorkerConfig extends PlannerConfig {
   deadLetterQueueUrl: string;
   maxReceiveCount: number;
-  maxAttempts: number;
-  requestTimeoutMs: number;
   workerConcurrency: number;
   maxDeferrals: number;
-  sqsEndpoint: string | undefined;
 }
 
 export const WORKER_DEFAULTS = {
@@ -47,20 +41,9 @@ type Env = Record<string, string | undefined>;
  */
 export function loadWorkerConfig(env: Env): WorkerConfig {
   return {
-    highLevelBaseUrl: url(env, "HIGHLEVEL_BASE_URL", WORKER_DEFAULTS.highLevelBaseUrl),
-    highLevelApiVersion: text(env, "HIGHLEVEL_API_VERSION") ?? WORKER_DEFAULTS.highLevelApiVersion,
-    token: tokenSetting(env),
-    queueUrl: url(env, "QUEUE_URL"),
+    ...loadPlannerConfig(env),
     deadLetterQueueUrl: url(env, "DEAD_LETTER_QUEUE_URL"),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", WORKER_DEFAULTS.maxReceiveCount, 1, 1000),
-    maxAttempts: integer(env, "HIGHLEVEL_MAX_ATTEMPTS", WORKER_DEFAULTS.maxAttempts, 1, 10),
-    requestTimeoutMs: integer(
-      env,
-      "HIGHLEVEL_TIMEOUT_MS",
-      WORKER_DEFAULTS.requestTimeoutMs,
-      100,
-      900_000,
-    ),
     workerConcurrency: integer(
       env,
       "WORKER_CONCURRENCY",
@@ -69,7 +52,6 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       100,
     ),
     maxDeferrals: integer(env, "MAX_DEFERRALS", WORKER_DEFAULTS.maxDeferrals, 0, 10_000),
-    sqsEndpoint: text(env, "AWS_ENDPOINT_URL_SQS") && url(env, "AWS_ENDPOINT_URL_SQS"),
   };
 }
 
@@ -132,7 +114,12 @@ export interface PlannerConfig {
   sqsEndpoint: string | undefined;
 }
 
-/** The purge planner's subset of the worker's variables, checked the same way. */
+/**
+ * The variables both Lambdas read (the purge planner needs no more), each checked once.
+ *
+ * @example
+ * const config = loadPlannerConfig(process.env); // throws ConfigError("QUEUE_URL is required") when unset
+ */
 export function loadPlannerConfig(env: Env): PlannerConfig {
   return {
     highLevelBaseUrl: url(env, "HIGHLEVEL_BASE_URL", WORKER_DEFAULTS.highLevelBaseUrl),

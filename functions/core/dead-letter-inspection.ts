@@ -1,9 +1,5 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { releaseMessages } from "./received-messages.ts";
 
 export interface DeadLetterSample {
   messageId: string;
@@ -75,7 +71,7 @@ export async function inspectDeadLetters(
     for (const message of held) addToSummary(summary, message, samplesPerReason);
     return summary;
   } finally {
-    await release(client, deadLetterQueueUrl, held);
+    await releaseMessages(client, deadLetterQueueUrl, held);
   }
 }
 
@@ -103,21 +99,5 @@ function addToSummary(summary: DeadLetterSummary, message: Message, samplesPerRe
       failedAt,
       body: message.Body ?? "",
     });
-  }
-}
-
-async function release(client: SQSClient, queueUrl: string, messages: Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 10) {
-    const chunk = messages.slice(i, i + 10);
-    await client.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: chunk.map((message, index) => ({
-          Id: String(index),
-          ReceiptHandle: message.ReceiptHandle ?? "",
-          VisibilityTimeout: 0,
-        })),
-      }),
-    );
   }
 }

@@ -1,5 +1,4 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -10,6 +9,7 @@ import {
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { deadLetterReason } from "./dead-letter-inspection.ts";
+import { releaseMessages } from "./received-messages.ts";
 
 export interface RedriveOptions {
   client: SQSClient;
@@ -146,7 +146,7 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
       }
     }
   } finally {
-    await release(client, deadLetterQueueUrl, held);
+    await releaseMessages(client, deadLetterQueueUrl, held);
   }
   return report;
 }
@@ -157,19 +157,4 @@ async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
   );
   if (!Attributes?.QueueArn) throw new Error(`no ARN for ${queueUrl}`);
   return Attributes.QueueArn;
-}
-
-async function release(client: SQSClient, queueUrl: string, messages: Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 10) {
-    await client.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.slice(i, i + 10).map((message, index) => ({
-          Id: String(index),
-          ReceiptHandle: message.ReceiptHandle ?? "",
-          VisibilityTimeout: 0,
-        })),
-      }),
-    );
-  }
 }
