@@ -216,6 +216,18 @@ export class CsvDeletionPipeline extends Construct {
     return { role, logGroup };
   }
 
+  /** The variables both Lambdas read (functions/core/config.ts, loadPlannerConfig). */
+  #highLevelEnvironment(settings: ResolvedSettings): Record<string, string> {
+    return {
+      QUEUE_URL: this.queue.queueUrl,
+      HIGHLEVEL_TOKEN_SECRET_ARN: this.tokenSecret.secretArn,
+      HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
+      HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
+      HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
+      NODE_OPTIONS: "--enable-source-maps",
+    };
+  }
+
   #createPlanner(settings: ResolvedSettings): NodejsFunction {
     const { role, logGroup } = this.#roleWithLogs(
       "Planner",
@@ -231,13 +243,8 @@ export class CsvDeletionPipeline extends Construct {
       role,
       logGroup,
       environment: {
-        QUEUE_URL: this.queue.queueUrl,
-        HIGHLEVEL_TOKEN_SECRET_ARN: this.tokenSecret.secretArn,
-        HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
-        HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
-        HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
+        ...this.#highLevelEnvironment(settings),
         POWERTOOLS_SERVICE_NAME: "ghl-csv-purge-planner",
-        NODE_OPTIONS: "--enable-source-maps",
       },
     });
     this.queue.grantSendMessages(planner);
@@ -260,18 +267,13 @@ export class CsvDeletionPipeline extends Construct {
       role,
       logGroup,
       environment: {
-        QUEUE_URL: this.queue.queueUrl,
+        ...this.#highLevelEnvironment(settings),
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
-        HIGHLEVEL_TOKEN_SECRET_ARN: this.tokenSecret.secretArn,
-        HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
         MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
-        HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
-        HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
         WORKER_CONCURRENCY: String(settings.workerConcurrency),
         MAX_DEFERRALS: String(settings.maxDeferrals),
         POWERTOOLS_SERVICE_NAME: "ghl-csv-purge",
         POWERTOOLS_METRICS_NAMESPACE: "GhlCsvPurge",
-        NODE_OPTIONS: "--enable-source-maps",
       },
       bundling: {
         format: OutputFormat.ESM,
