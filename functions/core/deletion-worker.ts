@@ -57,7 +57,7 @@ export const MIN_START_MS = 1_000;
 /**
  * Settles the messages of one batch: at most `workerConcurrency` jobs at once, each job key
  * deleted once however many messages carry it, and no job started when too little time is
- * left (those are redelivered by SQS).
+ * left (those are redelivered by SQS, or sent back to the queue when this was their last receive).
  *
  * @example
  * const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
@@ -92,6 +92,16 @@ export function createBatchSettler(deps: WorkerDeps, remainingTimeMs: () => numb
           "not started: too little time left in the invocation",
           logContext(message, job),
         );
+        if (message.receiveCount >= deps.config.maxReceiveCount) {
+          // Redelivering it would let SQS move a job nobody tried to the DLQ: send it back instead.
+          return settle(
+            deps,
+            message,
+            { kind: "throttled", retryAfterMs: 0, detail: "not started", attempts: 0 },
+            false,
+            job,
+          );
+        }
         return result(deps, { messageId: message.messageId, outcome: "redelivered", calls: 0 });
       }
       const pending = resolveVerdict(job, deps, deadline);

@@ -388,6 +388,24 @@ describe("delete-csv handler: batches", () => {
   });
 });
 
+describe("delete-csv handler: last receives", () => {
+  it("sends a job it had no time to start back to the queue on its last receive, instead of letting SQS dead-letter it", async () => {
+    const h = await start({ maxReceiveCount: 1 });
+    const upload = h.sandbox.addUpload("locA");
+    const body = h.job("locA", upload._id);
+    await h.send(body);
+
+    const { response } = await h.deliver(150);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.sandbox.calls).toHaveLength(0);
+    expect(h.deadLetters()).toHaveLength(0);
+    const [sentBack] = h.pending();
+    expect(sentBack?.body).toBe(body);
+    expect(sentBack?.messageAttributes?.deferrals?.StringValue).toBe("1");
+  });
+});
+
 describe("delete-csv handler: secrets", () => {
   it("never lets the token reach a log line, an error, a DLQ body or attribute", async () => {
     const lines: string[] = [];
