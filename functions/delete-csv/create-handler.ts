@@ -47,5 +47,5 @@ export function createDeleteCsvHandler(
 
   return middy(processBatch)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
