@@ -26,9 +26,35 @@ export function sqsClientFor(flags: SqsFlags): SQSClient {
 export function required(value: string | undefined, envName: string, flag: string): string {
   const resolved = value ?? process.env[envName];
   if (!resolved?.trim()) {
-    throw new UsageError(`${flag} is required (or set ${envName})`);
+    throw new UsageError(`${flag} is required (or --stack, or set ${envName})`);
   }
   return resolved.trim();
+}
+
+export interface QueueFlags {
+  queueUrl?: string;
+  dlqUrl?: string;
+  stack?: string;
+}
+
+/**
+ * Where the queues are: `--queue-url`/`--dlq-url`, else the outputs of the deployed stack named
+ * by `--stack`, else QUEUE_URL / DEAD_LETTER_QUEUE_URL.
+ */
+export async function resolveQueueFlags(flags: QueueFlags): Promise<QueueFlags> {
+  if (!flags.stack) return flags;
+  const { readStackOutputs } = await import("./stack-outputs.ts");
+  const outputs = await readStackOutputs(flags.stack);
+  if (!outputs.QueueUrl) {
+    throw new UsageError(
+      `stack ${flags.stack} has no QueueUrl output: is it a ghl-csv-purge stack?`,
+    );
+  }
+  return {
+    ...flags,
+    queueUrl: flags.queueUrl ?? outputs.QueueUrl,
+    dlqUrl: flags.dlqUrl ?? outputs.DeadLetterQueueUrl,
+  };
 }
 
 /** Turns an SDK failure into one line: its name and message, never a stack. */

@@ -2,12 +2,13 @@ import type { Command } from "commander";
 import { inspectDeadLetters } from "../functions/core/dead-letter-inspection.ts";
 import { redriveDeadLetters } from "../functions/core/dead-letter-redrive.ts";
 import { FAILURE_REASONS } from "../functions/core/outcome.ts";
-import { describeAwsError, required, sqsClientFor } from "./aws-clients.ts";
+import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { emit, progressView, table } from "./output.ts";
 
 interface DlqFlags {
   dlqUrl?: string;
+  stack?: string;
   queueUrl?: string;
   endpointUrl?: string;
   reason?: string;
@@ -26,6 +27,7 @@ export function registerDlqCommands(program: Command): void {
       "Count dead letters by failure-reason and failure-status, with the oldest, newest and samples; consumes nothing",
     )
     .option("--dlq-url <url>", "the dead-letter queue (default: $DEAD_LETTER_QUEUE_URL)")
+    .option("--stack <name>", "read the queue URLs from a deployed stack's outputs")
     .option("--endpoint-url <url>", "SQS endpoint (default: $AWS_ENDPOINT_URL_SQS)")
     .option("--max <n>", "read at most this many messages", "10000")
     .option("--samples <n>", "samples per reason", "2")
@@ -34,7 +36,8 @@ export function registerDlqCommands(program: Command): void {
       "after",
       "\nExample:\n  $ ghl-csv-purge dlq inspect --dlq-url https://sqs.eu-west-1.amazonaws.com/123456789012/GhlCsvPurge-DLQ\n",
     )
-    .action(async (flags: DlqFlags) => {
+    .action(async (given: DlqFlags) => {
+      const flags = { ...given, ...(await resolveQueueFlags(given)) };
       const dlqUrl = required(flags.dlqUrl, "DEAD_LETTER_QUEUE_URL", "--dlq-url");
       const summary = await inspectDeadLetters(sqsClientFor(flags), dlqUrl, {
         maxMessages: wholeNumber(flags.max ?? "10000", "--max"),
@@ -76,13 +79,14 @@ export function registerDlqCommands(program: Command): void {
       "after",
       `
 Examples:
-  $ ghl-csv-purge dlq redrive --reason exhausted          # after a HighLevel outage
+  $ ghl-csv-purge dlq redrive --stack GhlCsvPurge --reason exhausted   # after a HighLevel outage
   $ ghl-csv-purge dlq redrive --reason unauthorized --dry-run
   $ ghl-csv-purge dlq redrive --max 100
 
 A crash halfway can leave a job on both queues (deleting it twice is harmless), never on neither.`,
     )
-    .action(async (flags: DlqFlags) => {
+    .action(async (given: DlqFlags) => {
+      const flags = { ...given, ...(await resolveQueueFlags(given)) };
       const json = Boolean(flags.json);
       const dlqUrl = required(flags.dlqUrl, "DEAD_LETTER_QUEUE_URL", "--dlq-url");
       const queueUrl = required(flags.queueUrl, "QUEUE_URL", "--queue-url");

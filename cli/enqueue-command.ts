@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { sendDeletionJobs } from "../functions/core/enqueue.ts";
-import { describeAwsError, required, sqsClientFor } from "./aws-clients.ts";
+import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { checkJobFile, type JobFileFormat, validJobsFrom } from "./job-source.ts";
 import { emit, progressView } from "./output.ts";
 
 interface EnqueueFlags {
   queueUrl?: string;
+  stack?: string;
   endpointUrl?: string;
   format?: string;
   dryRun?: boolean;
@@ -27,6 +28,7 @@ export function registerEnqueueCommand(program: Command): void {
       "Validate deletion jobs from a file or stdin, then send them to the jobs queue, 10 per request",
     )
     .option("--queue-url <url>", "the jobs queue (default: $QUEUE_URL)")
+    .option("--stack <name>", "read the queue URL from a deployed stack's outputs")
     .option(
       "--endpoint-url <url>",
       "SQS endpoint, e.g. a local fauxqs (default: $AWS_ENDPOINT_URL_SQS)",
@@ -44,13 +46,15 @@ export function registerEnqueueCommand(program: Command): void {
       `
 Examples:
   $ ghl-csv-purge enqueue uploads.csv --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/GhlCsvPurge-Queue
+  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge
   $ QUEUE_URL=… ghl-csv-purge enqueue uploads.jsonl --dry-run
   $ cat jobs.jsonl | ghl-csv-purge enqueue - --json
 
 Every line is checked before anything is sent: one invalid line stops the run (exit 1) and
 names the line, unless --skip-invalid. Files are streamed: memory stays flat for any size.`,
     )
-    .action(async (file: string | undefined, flags: EnqueueFlags) => {
+    .action(async (file: string | undefined, given: EnqueueFlags) => {
+      const flags = { ...given, ...(await resolveQueueFlags(given)) };
       const json = Boolean(flags.json);
       const format = parseFormat(flags.format);
       const concurrency = Number(flags.concurrency);

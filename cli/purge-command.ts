@@ -8,7 +8,7 @@ import {
   parsePurgePolicy,
 } from "../functions/core/purge-policy.ts";
 import { createHighLevelRuntime } from "../functions/core/worker-runtime.ts";
-import { sqsClientFor } from "./aws-clients.ts";
+import { resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { emit, table } from "./output.ts";
 
@@ -19,6 +19,7 @@ interface PurgeFlags {
   maxJobs: string;
   dryRun?: boolean;
   queueUrl?: string;
+  stack?: string;
   endpointUrl?: string;
   baseUrl?: string;
   reason: string;
@@ -41,6 +42,7 @@ export function registerPurgeCommand(program: Command): void {
     .option("--dry-run", "print the plan; enqueue nothing")
     .option("--reason <text>", "the reason recorded on each job", "purge from the CLI")
     .option("--queue-url <url>", "the jobs queue (default: $QUEUE_URL)")
+    .option("--stack <name>", "read the queue URL from a deployed stack's outputs")
     .option("--endpoint-url <url>", "SQS endpoint (default: $AWS_ENDPOINT_URL_SQS)")
     .option(
       "--base-url <url>",
@@ -59,7 +61,7 @@ Examples:
     .action(async (flags: PurgeFlags) => {
       const json = Boolean(flags.json);
       const policy = policyFromFlags(flags);
-      const queueUrl = flags.queueUrl ?? process.env.QUEUE_URL;
+      const queueUrl = (await resolveQueueFlags(flags)).queueUrl ?? process.env.QUEUE_URL;
       if (!policy.dryRun && !queueUrl) {
         throw new UsageError("--queue-url is required (or set QUEUE_URL), unless --dry-run");
       }

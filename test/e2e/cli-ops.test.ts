@@ -9,6 +9,7 @@ import {
   startEmbeddedSqs,
 } from "../../local/embedded-sqs.ts";
 import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { startFakeCloudFormation } from "../helpers/fake-cloudformation.ts";
 import { runCli, startCli } from "../helpers/run-cli.ts";
 
 let sqs: EmbeddedSqs;
@@ -153,7 +154,46 @@ describe("ghl-csv-purge enqueue", () => {
     );
     const noQueue = await runCli(["enqueue", file], { ...env, QUEUE_URL: "" });
     expect(noQueue.code).toBe(2);
-    expect(noQueue.stderr.trim()).toBe("ghl-csv-purge: --queue-url is required (or set QUEUE_URL)");
+    expect(noQueue.stderr.trim()).toBe(
+      "ghl-csv-purge: --queue-url is required (or --stack, or set QUEUE_URL)",
+    );
+  });
+
+  it("finds the queues in a deployed stack's outputs with --stack", async () => {
+    const cloudFormation = await startFakeCloudFormation("GhlCsvPurge", {
+      QueueUrl: queues.queueUrl,
+      DeadLetterQueueUrl: queues.deadLetterQueueUrl,
+    });
+    try {
+      const file = join(dir, "jobs.csv");
+      writeFileSync(file, "locationId,csvId\nl1,c1\nl2,c2\n");
+      const stackEnv = {
+        ...env,
+        QUEUE_URL: "",
+        DEAD_LETTER_QUEUE_URL: "",
+        AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
+      };
+      const sent = await runCli(["enqueue", file, "--stack", "GhlCsvPurge"], stackEnv);
+      expect(sent.code).toBe(0);
+      expect(allBodies(queues.queueUrl)).toHaveLength(2);
+      const inspected = await runCli(
+        ["dlq", "inspect", "--stack", "GhlCsvPurge", "--json"],
+        stackEnv,
+      );
+      expect(JSON.parse(inspected.stdout).total).toBe(0);
+      const missing = await runCli(["enqueue", file, "--stack", "Nope"], stackEnv);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain(
+        "could not read the outputs of stack Nope: ValidationError: Stack with id Nope does not exist",
+      );
+      expect(cloudFormation.requests).toEqual([
+        "DescribeStacks GhlCsvPurge",
+        "DescribeStacks GhlCsvPurge",
+        "DescribeStacks Nope",
+      ]);
+    } finally {
+      await cloudFormation.stop();
+    }
   });
 });
 
