@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 import "./quiet-worker.ts";
 import { Command, CommanderError } from "commander";
 import { registerDlqCommands } from "./dlq-command.ts";
@@ -29,6 +28,11 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `ghl-csv-purge … | head` closes stdout early: that is not a failure.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(EXIT.ok);
+    throw error;
+  });
   try {
     await buildProgram().parseAsync(argv);
     return EXIT.ok;
