@@ -52,6 +52,18 @@ describe("ghl-csv-purge local", () => {
     expect(stdout).toContain("Examples:");
   });
 
+  it("runs from any directory through bin/ghl-csv-purge, on the project's own Node", async () => {
+    const { stdout } = await run(
+      "bash",
+      ["-c", `${join(ROOT, "bin/ghl-csv-purge")} --help | head -1; echo "exit \${PIPESTATUS[0]}"`],
+      {
+        cwd: tmpdir(),
+        env: { ...process.env, PATH: "/usr/bin:/bin" },
+      },
+    );
+    expect(stdout).toBe("Usage: ghl-csv-purge [options] [command]\nexit 0\n");
+  });
+
   it("exits 2 with one line for an unknown flag", async () => {
     const { code, stderr } = await runCli(["local", "--frobnicate"]);
     expect(code).toBe(2);
