@@ -96,6 +96,7 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
         "dead-lettered": p.deadLettered,
         deferred: p.deferred,
         redelivered: p.redelivered,
+        "paced waits": p.pacedWaits,
         "429s": p.throttled429,
         "del/s": (p.deleted / Math.max(1, p.elapsedMs / 1000)).toFixed(1),
       }),
@@ -106,6 +107,7 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
     report,
     [
       summaryText(report),
+      `paced waits:      ${report.pacedWaits} (calls held until HighLevel's window turned over)`,
       `HighLevel 429s:   ${report.throttled429}`,
       `sandbox agrees:   ${report.sandboxAgrees ? "yes" : "NO"}`,
     ].join("\n"),

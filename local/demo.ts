@@ -23,11 +23,14 @@ export interface DemoProgress {
   deferred: number;
   redelivered: number;
   throttled429: number;
+  /** Calls the rate pacer held back until HighLevel's window turned over. */
+  pacedWaits: number;
   elapsedMs: number;
 }
 
 export interface DemoReport extends RunReport {
   throttled429: number;
+  pacedWaits: number;
   jobsByKind: Record<DemoKind, number>;
   /** The sandbox's own state matches what the run reported. */
   sandboxAgrees: boolean;
@@ -72,6 +75,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
         deferred: tally.deferred,
         redelivered: tally.redelivered,
         throttled429: sandbox.count(429),
+        pacedWaits: pipeline.pacer.waits.count,
         elapsedMs: Date.now() - startedAt,
       });
     });
@@ -87,6 +91,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     return {
       ...report,
       throttled429: sandbox.count(429),
+      pacedWaits: pipeline.pacer.waits.count,
       jobsByKind,
       sandboxAgrees: sandboxAgrees(
         sandbox,

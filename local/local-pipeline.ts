@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { RatePacer } from "../functions/core/rate-pacer.ts";
 import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import {
@@ -58,6 +59,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       ),
     }));
   const tally = new OutcomeTally();
+  const pacer = new RatePacer();
   const handler = createDeleteCsvHandler(
     {
       HIGHLEVEL_BASE_URL: options.highLevelBaseUrl,
@@ -71,7 +73,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       MAX_DEFERRALS: String(PIPELINE_DEFAULTS.maxDeferrals),
       ...options.workerEnv,
     },
-    { sqs: sqs.client, onSettled: tally.record },
+    { sqs: sqs.client, pacer, onSettled: tally.record },
   );
   const poller = new EventSourcePoller({
     client: sqs.client,
@@ -151,6 +153,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     sqs,
     queues,
     tally,
+    pacer,
     handler,
     poller,
     depth,

@@ -80,6 +80,8 @@ export class RatePacer {
   readonly #dailyPauseMs: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<unknown>;
+  /** Calls that had to wait for the budget, and how long they waited in all (for progress displays). */
+  readonly waits = { count: 0, totalMs: 0 };
 
   constructor(options: RatePacerOptions = {}) {
     this.#reserve = options.reserve ?? 1;
@@ -117,6 +119,10 @@ export class RatePacer {
       );
       if (waitUntil <= now) {
         if (budget.remaining !== undefined) budget.remaining -= 1;
+        if (now > started) {
+          this.waits.count += 1;
+          this.waits.totalMs += now - started;
+        }
         return { granted: true, waitedMs: now - started };
       }
       if (waitUntil > deadline) {

@@ -46,6 +46,7 @@ describe("RatePacer", () => {
     expect(grants.slice(0, 8)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(grants[8]).toBe(2_000);
     expect(slept).toEqual([2_000]);
+    expect(pacer.waits).toEqual({ count: 1, totalMs: 2_000 });
   });
 
   it("takes the lower of its own count and what HighLevel says (other workers share the budget)", async () => {
