@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { sendDeletionJobs } from "../functions/core/enqueue.ts";
+import { checkJobFile, type JobFileFormat, validJobsFrom } from "../functions/core/job-file.ts";
 import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
-import { checkJobFile, type JobFileFormat, validJobsFrom } from "./job-source.ts";
 import { emit, progressView } from "./output.ts";
 
 interface EnqueueFlags {

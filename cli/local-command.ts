@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { checkJobFile } from "../functions/core/job-file.ts";
 import { runDemo } from "../local/demo.ts";
 import { runLive } from "../local/live-run.ts";
 import type { RunReport } from "../local/run-report.ts";
 import { OperationalError, UsageError } from "./errors.ts";
-import { checkJobFile } from "./job-source.ts";
 import { emit, progressView, table } from "./output.ts";
 
 interface LocalFlags {

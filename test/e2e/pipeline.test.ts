@@ -116,10 +116,9 @@ describe("the local pipeline end to end", () => {
     expect(deadLetters.byReason["invalid-job"]).toBe(
       bodies.filter((b) => b.includes("bad/")).length,
     );
-    expect(Object.keys(deadLetters.byReason).sort()).toEqual(
-      Object.keys(deadLetters.byReason)
-        .filter((r) => ["invalid-job", "rejected", "exhausted", "unknown"].includes(r))
-        .sort(),
+    // Under 5xx, resets and timeouts a job may end exhausted; never throttled or unauthorized.
+    expect(["invalid-job", "rejected", "exhausted", "unknown"]).toEqual(
+      expect.arrayContaining(Object.keys(deadLetters.byReason)),
     );
     const unscripted429 = api.count(429) - scripted429;
     console.info(

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  checkJobFile,
+  JobFileError,
+  readJobRecords,
+  validJobsFrom,
+} from "../../functions/core/job-file.ts";
+
+const dirs: string[] = [];
+function file(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "job-file-"));
+  dirs.push(dir);
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+describe("job files", () => {
+  it("reads CSV with a BOM, quoted commas and extra columns, by header name", async () => {
+    const path = file(
+      "jobs.csv",
+      '\uFEFFcsvId,locationId,reason\r\nc1,l1,"old, unused"\r\n\r\nc2,l2,\r\n',
+    );
+    expect(await collect(readJobRecords(path))).toEqual([
+      { line: 2, value: { csvId: "c1", locationId: "l1", reason: "old, unused" } },
+      { line: 4, value: { csvId: "c2", locationId: "l2" } },
+    ]);
+  });
+
+  it("reads JSONL, naming the lines that are not objects", async () => {
+    const path = file("jobs.jsonl", '{"locationId":"l1","csvId":"c1"}\n\n[1]\n{broken\n');
+    expect(await collect(readJobRecords(path))).toEqual([
+      { line: 1, value: { locationId: "l1", csvId: "c1" } },
+      { line: 3, error: "not a JSON object" },
+      { line: 4, error: "not valid JSON" },
+    ]);
+  });
+
+  it("tells JSONL from CSV by content when the name does not say", async () => {
+    const path = file("jobs.txt", '{"locationId":"l1","csvId":"c1"}\n');
+    expect(await collect(readJobRecords(path))).toHaveLength(1);
+  });
+
+  it("refuses a CSV whose header lacks locationId or csvId", async () => {
+    const path = file("jobs.csv", "location,csv\nl1,c1\n");
+    await expect(collect(readJobRecords(path))).rejects.toThrow(JobFileError);
+  });
+
+  it("counts valid jobs and locations, and resumes the valid ones from an index", async () => {
+    const path = file("jobs.csv", "locationId,csvId\nl1,c1\nl1,bad/id\nl2,c2\nl3,c3\n");
+    expect(await checkJobFile(path)).toEqual({
+      valid: 3,
+      locations: 3,
+      invalid: [{ line: 3, error: "csvId: may contain only letters, digits, '_' and '-'" }],
+    });
+    const resumed = await collect(validJobsFrom(path, 1));
+    expect(resumed).toEqual([
+      { index: 1, job: { locationId: "l2", csvId: "c2" } },
+      { index: 2, job: { locationId: "l3", csvId: "c3" } },
+    ]);
+  });
+});
