@@ -94,6 +94,21 @@ describe("GhlCsvPurge stack", () => {
     expect(fn?.Properties.Environment.Variables.HIGHLEVEL_TOKEN).toBeUndefined();
   });
 
+  it("carries no token anywhere in the template, even when the synth environment has one", () => {
+    const previous = process.env.HIGHLEVEL_TOKEN;
+    process.env.HIGHLEVEL_TOKEN = "pit-synth-time-token-5d2c";
+    try {
+      const { template: withTokenInEnv, outdir } = synthApp();
+      rmSync(outdir, { recursive: true, force: true });
+      const text = JSON.stringify(withTokenInEnv.toJSON());
+      expect(text).not.toContain("pit-synth-time-token-5d2c");
+      expect(text).not.toMatch(/"HIGHLEVEL_TOKEN"|Bearer /);
+    } finally {
+      if (previous === undefined) delete process.env.HIGHLEVEL_TOKEN;
+      else process.env.HIGHLEVEL_TOKEN = previous;
+    }
+  });
+
   it("consumes the queue with partial batch responses and a maximum concurrency", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: { "Fn::GetAtt": [queueId(template, false), "Arn"] },
