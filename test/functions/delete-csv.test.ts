@@ -388,6 +388,37 @@ describe("delete-csv handler: batches", () => {
   });
 });
 
+describe("delete-csv handler: nothing dropped", () => {
+  it("reports a job as a batch item failure when the DLQ refuses it, leaving it on the queue", async () => {
+    const h = await start({
+      env: { DEAD_LETTER_QUEUE_URL: "http://sqs.us-east-1.127.0.0.1/000000000000/no-such-dlq" },
+    });
+    const messageId = await h.send("not a job");
+
+    const { response } = await h.deliver();
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: messageId }]);
+    expect(h.results.map((r) => r.outcome)).toEqual(["redelivered"]);
+    expect(h.pending().map((m) => m.body)).toEqual(["not a job"]);
+  });
+
+  it("reports a job as a batch item failure when its deferral cannot be sent", async () => {
+    const h = await start({
+      env: { QUEUE_URL: "http://sqs.us-east-1.127.0.0.1/000000000000/no-such-queue" },
+      sandbox: { burst: { max: 100, intervalMs: 5_000 } },
+    });
+    const upload = h.sandbox.addUpload("locA");
+    h.sandbox.script("locA", upload._id, [429]);
+    const messageId = await h.send(h.job("locA", upload._id));
+
+    const { response } = await h.deliver(3_000);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: messageId }]);
+    expect(h.pending()).toHaveLength(1);
+    expect(h.deadLetters()).toHaveLength(0);
+  });
+});
+
 describe("delete-csv handler: last receives", () => {
   it("sends a job it had no time to start back to the queue on its last receive, instead of letting SQS dead-letter it", async () => {
     const h = await start({ maxReceiveCount: 1 });
