@@ -52,21 +52,30 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
     let enqueued = 0;
     if (!state.enqueueComplete) {
       const watermark = new Watermark(state.enqueuedThrough);
+      const resumeFrom = state.enqueuedThrough;
       const total = options.expectedJobs ?? (await checkJobFile(options.file)).valid;
+      let savedAt = 0;
       const report = await sendDeletionJobs(
-        validJobsFrom(options.file, state.enqueuedThrough, options.signal),
+        validJobsFrom(options.file, resumeFrom, options.signal),
         {
           queueUrl: pipeline.queues.queueUrl,
           client: pipeline.sqs.client,
-          keepResults: true,
+          // Only the watermark is kept, so a file of millions of jobs needs no more memory.
+          keepResults: "failures",
           total,
-          onProgress: ({ sent }) =>
-            options.onEnqueueProgress?.(state.enqueuedThrough + sent, total),
+          onResult: (result) => {
+            if (result.status === "sent") watermark.mark(result.index);
+          },
+          onProgress: ({ sent }) => {
+            options.onEnqueueProgress?.(resumeFrom + sent, total);
+            // Saved as it goes, so even a killed run resumes near where it stopped.
+            if (Date.now() - savedAt > 1_000) {
+              saveRunState(options.dataDir, { ...state, enqueuedThrough: watermark.value });
+              savedAt = Date.now();
+            }
+          },
         },
       );
-      for (const result of report.results) {
-        if (result.status === "sent") watermark.mark(result.index);
-      }
       enqueued = report.sent;
       state.enqueuedThrough = watermark.value;
       state.enqueueComplete = !options.signal.aborted && report.failed === 0;

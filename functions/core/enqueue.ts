@@ -29,6 +29,8 @@ export interface EnqueueOptions {
   sendValidWhenSomeInvalid?: boolean;
   /** Called after each batch settles, with totals so far. */
   onProgress?: (progress: { sent: number; failed: number; total: number }) => void;
+  /** Called for every job once its fate is known (sent or failed), in completion order. */
+  onResult?: (result: EnqueueResult) => void;
   /** Keep per-job results: all (default), only the failures (large streams), or none. */
   keepResults?: boolean | "failures";
 }
@@ -104,6 +106,7 @@ export async function sendDeletionJobs(
     for (const result of results) {
       if (result.status === "sent") report.sent += 1;
       else report.failed += 1;
+      options.onResult?.(result);
       if (keep === true || (keep === "failures" && result.status !== "sent")) {
         report.results.push(result);
       }

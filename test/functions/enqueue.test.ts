@@ -75,8 +75,14 @@ function injectBatchFailures(failEvery: number, failRequestEvery: number) {
 
 describe("enqueueDeletions", () => {
   it("sends every job once, 10 per request, and reports each by its position", async () => {
-    const report = await enqueueDeletions(jobs(95), { queueUrl, client: sqs.client });
+    const reported: number[] = [];
+    const report = await enqueueDeletions(jobs(95), {
+      queueUrl,
+      client: sqs.client,
+      onResult: (result) => reported.push(result.index),
+    });
     expect(report).toMatchObject({ sent: 95, failed: 0, invalid: 0, skipped: 0 });
+    expect(reported.sort((a, b) => a - b)).toEqual([...Array(95).keys()]);
     expect(report.results.map((r) => r.index)).toEqual([...Array(95).keys()]);
     const bodies = queuedBodies();
     expect(bodies).toHaveLength(95);
