@@ -1,5 +1,5 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { type IndexedJob, sendDeletionJobs } from "../functions/core/enqueue.ts";
+import { type IndexedJob, sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
 import { createLocalSqsClient } from "../local/embedded-sqs.ts";
 import { startServers } from "./servers.ts";
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { inspectDeadLetters } from "../functions/core/dead-letter-inspection.ts";
-import { redriveDeadLetters } from "../functions/core/dead-letter-redrive.ts";
-import { FAILURE_REASONS } from "../functions/core/outcome.ts";
+import { inspectDeadLetters } from "../functions/core/operations/dead-letter-inspection.ts";
+import { redriveDeadLetters } from "../functions/core/operations/dead-letter-redrive.ts";
+import { FAILURE_REASONS } from "../functions/core/worker/outcome.ts";
 import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { emit, progressView, table } from "./output.ts";

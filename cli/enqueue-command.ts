@@ -3,8 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { sendDeletionJobs } from "../functions/core/enqueue.ts";
-import { checkJobFile, type JobFileFormat, validJobsFrom } from "../functions/core/job-file.ts";
+import { sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
+import {
+  checkJobFile,
+  type JobFileFormat,
+  validJobsFrom,
+} from "../functions/core/producers/job-file.ts";
 import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { emit, progressView } from "./output.ts";

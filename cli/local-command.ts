@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { checkJobFile } from "../functions/core/job-file.ts";
+import { checkJobFile } from "../functions/core/producers/job-file.ts";
 import { runDemo } from "../local/demo.ts";
 import { runLive } from "../local/live-run.ts";
 import type { RunReport } from "../local/run-report.ts";

@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import { loadPlannerConfig } from "../functions/core/config.ts";
-import { planPurge } from "../functions/core/purge-planner.ts";
+import { planPurge } from "../functions/core/producers/purge-planner.ts";
 import {
   CSV_STATUSES,
   InvalidPurgePolicyError,
   parseAge,
   parsePurgePolicy,
-} from "../functions/core/purge-policy.ts";
-import { createHighLevelRuntime } from "../functions/core/worker-runtime.ts";
+} from "../functions/core/producers/purge-policy.ts";
+import { createHighLevelRuntime } from "../functions/core/worker/worker-runtime.ts";
 import { resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { emit, table } from "./output.ts";

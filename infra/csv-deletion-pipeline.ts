@@ -20,7 +20,10 @@ import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { type PurgePolicyInput, parsePurgePolicy } from "../functions/core/purge-policy.ts";
+import {
+  type PurgePolicyInput,
+  parsePurgePolicy,
+} from "../functions/core/producers/purge-policy.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 
 export const DEFAULT_DETAIL_TYPE = "CSV Deletion Requested";

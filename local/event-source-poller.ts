@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { deleteMessages, releaseMessages } from "../functions/core/received-messages.ts";
+import { deleteMessages, releaseMessages } from "../functions/core/operations/received-messages.ts";
 import { toSqsEvent } from "./sqs-event.ts";
 
 export type SqsHandler = (

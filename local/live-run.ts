@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
-import { sendDeletionJobs } from "../functions/core/enqueue.ts";
-import { checkJobFile, validJobsFrom } from "../functions/core/job-file.ts";
+import { sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
+import { checkJobFile, validJobsFrom } from "../functions/core/producers/job-file.ts";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { buildRunReport, type RunReport } from "./run-report.ts";

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { RatePacer } from "../functions/core/rate-pacer.ts";
+import { RatePacer } from "../functions/core/highlevel/rate-pacer.ts";
 import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import {

@@ -1,4 +1,4 @@
-import type { JobResult } from "../functions/core/deletion-worker.ts";
+import type { JobResult } from "../functions/core/worker/deletion-worker.ts";
 
 /** Running counts of what the worker did, fed by the handler's `onSettled` hook. */
 export class OutcomeTally {

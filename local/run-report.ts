@@ -1,7 +1,7 @@
 import {
   type DeadLetterSummary,
   inspectDeadLetters,
-} from "../functions/core/dead-letter-inspection.ts";
+} from "../functions/core/operations/dead-letter-inspection.ts";
 import type { LocalPipeline } from "./local-pipeline.ts";
 
 export interface RunReport {

@@ -1,23 +1,23 @@
 /** The library surface of ghl-csv-purge: build and send deletion jobs from your own code. */
 
-export { type DeadLetterSummary, inspectDeadLetters } from "./dead-letter-inspection.ts";
+export { type DeadLetterSummary, inspectDeadLetters } from "./operations/dead-letter-inspection.ts";
 export {
   type RedriveOptions,
   type RedriveReport,
   redriveDeadLetters,
-} from "./dead-letter-redrive.ts";
+} from "./operations/dead-letter-redrive.ts";
 export {
   type DeletionJob,
   DeletionJobSchema,
   jobKey,
   parseDeletionJob,
   validateDeletionJob,
-} from "./deletion-job.ts";
+} from "./producers/deletion-job.ts";
 export {
   type EnqueueOptions,
   type EnqueueReport,
   type EnqueueResult,
   enqueueDeletions,
   sendDeletionJobs,
-} from "./enqueue.ts";
-export { type PurgePolicy, parsePurgePolicy } from "./purge-policy.ts";
+} from "./producers/enqueue.ts";
+export { type PurgePolicy, parsePurgePolicy } from "./producers/purge-policy.ts";

@@ -1,6 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { JobResult } from "./deletion-worker.ts";
+import type { JobResult } from "./worker/deletion-worker.ts";
 
 export const SERVICE_NAME = "ghl-csv-purge";
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { inspectDeadLetters } from "../../functions/core/dead-letter-inspection.ts";
+import { inspectDeadLetters } from "../../functions/core/operations/dead-letter-inspection.ts";
 import { EventSourcePoller } from "../../local/event-source-poller.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/local-pipeline.ts";
 import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";

@@ -3,7 +3,7 @@ import type {
   SendMessageBatchCommandOutput,
 } from "@aws-sdk/client-sqs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { enqueueDeletions } from "../../functions/core/enqueue.ts";
+import { enqueueDeletions } from "../../functions/core/producers/enqueue.ts";
 import { type EmbeddedSqs, startEmbeddedSqs } from "../../local/embedded-sqs.ts";
 
 let sqs: EmbeddedSqs;

@@ -5,7 +5,7 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse } from "aws-lambda";
-import type { JobResult } from "../../functions/core/deletion-worker.ts";
+import type { JobResult } from "../../functions/core/worker/deletion-worker.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import {
   type EmbeddedSqs,

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { parseDeletionJob } from "../../functions/core/deletion-job.ts";
+import { parseDeletionJob } from "../../functions/core/producers/deletion-job.ts";
 import { CsvDeletionPipeline } from "../../infra/csv-deletion-pipeline.ts";
 import { synthApp } from "../helpers/synth.ts";
 

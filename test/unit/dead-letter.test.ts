@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { failureAttributes, MAX_FAILURE_DETAIL_BYTES } from "../../functions/core/dead-letter.ts";
+import {
+  failureAttributes,
+  MAX_FAILURE_DETAIL_BYTES,
+} from "../../functions/core/worker/dead-letter.ts";
 
 const at = new Date("2026-11-27T10:00:00.000Z");
 

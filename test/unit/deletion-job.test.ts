@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jobKey, parseDeletionJob } from "../../functions/core/deletion-job.ts";
+import { jobKey, parseDeletionJob } from "../../functions/core/producers/deletion-job.ts";
 import { INVALID_BODIES } from "../helpers/invalid-bodies.ts";
 
 describe("parseDeletionJob", () => {

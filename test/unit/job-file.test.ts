@@ -7,7 +7,7 @@ import {
   JobFileError,
   readJobRecords,
   validJobsFrom,
-} from "../../functions/core/job-file.ts";
+} from "../../functions/core/producers/job-file.ts";
 
 const dirs: string[] = [];
 function file(name: string, content: string): string {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { classifyStatus, decideDisposition, type Verdict } from "../../functions/core/outcome.ts";
+import {
+  classifyStatus,
+  decideDisposition,
+  type Verdict,
+} from "../../functions/core/worker/outcome.ts";
 
 const firstDelivery = { receiveCount: 1, maxReceiveCount: 5, deferrals: 0, maxDeferrals: 100 };
 

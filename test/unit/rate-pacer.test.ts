@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RatePacer, readRateLimitHeaders } from "../../functions/core/rate-pacer.ts";
+import { RatePacer, readRateLimitHeaders } from "../../functions/core/highlevel/rate-pacer.ts";
 
 /** A pacer on a manual clock: sleeping advances the clock, so waits are measured exactly. */
 function pacerOnClock(options: { reserve?: number } = {}) {

@@ -4,7 +4,7 @@ import {
   secretTokenSource,
   tokenFingerprint,
   tokenFromSecret,
-} from "../../functions/core/token-source.ts";
+} from "../../functions/core/highlevel/token-source.ts";
 import { startFakeSecretsManager } from "../helpers/fake-secrets-manager.ts";
 
 const ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ghl-token-AbCdEf";

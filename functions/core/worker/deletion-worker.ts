@@ -1,12 +1,12 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
-import type { WorkerConfig } from "./config.ts";
+import type { WorkerConfig } from "../config.ts";
+import { type HighLevelClient, readCsvStatus } from "../highlevel/highlevel-client.ts";
+import { MissingTokenError, type TokenSource } from "../highlevel/token-source.ts";
+import { type DeletionJob, jobKey, parseDeletionJob } from "../producers/deletion-job.ts";
 import { deferToSourceQueue, sendToDeadLetterQueue } from "./dead-letter.ts";
-import { type DeletionJob, jobKey, parseDeletionJob } from "./deletion-job.ts";
-import { type HighLevelClient, readCsvStatus } from "./highlevel-client.ts";
 import { classifyStatus, decideDisposition, type FailureReason, type Verdict } from "./outcome.ts";
 import type { QueueMessage } from "./queue-message.ts";
-import { MissingTokenError, type TokenSource } from "./token-source.ts";
 
 /** The parts of a structured logger the worker uses; Powertools' Logger fits. */
 export interface WorkerLog {

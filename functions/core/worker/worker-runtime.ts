@@ -1,10 +1,14 @@
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { PlannerConfig, WorkerConfig } from "./config.ts";
+import type { PlannerConfig, WorkerConfig } from "../config.ts";
+import { createHighLevelClient } from "../highlevel/highlevel-client.ts";
+import { RatePacer } from "../highlevel/rate-pacer.ts";
+import {
+  fixedTokenSource,
+  secretTokenSource,
+  type TokenSource,
+} from "../highlevel/token-source.ts";
 import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
-import { createHighLevelClient } from "./highlevel-client.ts";
-import { RatePacer } from "./rate-pacer.ts";
-import { fixedTokenSource, secretTokenSource, type TokenSource } from "./token-source.ts";
 
 export interface RuntimeOverrides {
   sqs?: SQSClient;

@@ -1,9 +1,13 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import {
+  type CsvUpload,
+  type HighLevelClient,
+  readCsvListPage,
+} from "../highlevel/highlevel-client.ts";
+import type { TokenSource } from "../highlevel/token-source.ts";
 import type { DeletionJob } from "./deletion-job.ts";
 import { type EnqueueReport, enqueueDeletions } from "./enqueue.ts";
-import { type CsvUpload, type HighLevelClient, readCsvListPage } from "./highlevel-client.ts";
 import type { PurgePolicy } from "./purge-policy.ts";
-import type { TokenSource } from "./token-source.ts";
 
 export interface PlannedDeletion {
   locationId: string;
