@@ -8,6 +8,8 @@ export class OutcomeTally {
   deferred = 0;
   redelivered = 0;
   duplicates = 0;
+  /** Copies of a job removed because another copy in the batch was parked or kept. */
+  duplicatesRemoved = 0;
   calls = 0;
 
   readonly record = (result: JobResult): void => {
@@ -30,6 +32,9 @@ export class OutcomeTally {
         break;
       case "redelivered":
         this.redelivered += 1;
+        break;
+      case "duplicate-removed":
+        this.duplicatesRemoved += 1;
         break;
     }
   };

@@ -55,7 +55,9 @@ export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): 
     highLevelCalls: tally.calls,
     durationMs,
     deletionsPerSecond: tally.deleted / Math.max(0.001, durationMs / 1000),
-    reconciled: tally.deleted + tally.alreadyAbsent + deadLettered + remaining === jobsIn,
+    reconciled:
+      tally.deleted + tally.alreadyAbsent + deadLettered + tally.duplicatesRemoved + remaining ===
+      jobsIn,
     remaining,
   };
 }

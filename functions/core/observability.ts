@@ -21,6 +21,7 @@ const OUTCOME_METRICS = {
   "dead-lettered": "DeadLettered",
   deferred: "Deferred",
   redelivered: "Redelivered",
+  "duplicate-removed": "DuplicateRemoved",
 } as const;
 
 /** Counts a settled job: one metric per outcome, and dead letters again by reason. */

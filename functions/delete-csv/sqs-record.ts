@@ -6,6 +6,7 @@ export function toQueueMessage(record: SQSRecord): QueueMessage {
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount);
   return {
     messageId: record.messageId,
+    receiptHandle: record.receiptHandle ?? "",
     body: record.body,
     receiveCount: Number.isInteger(receiveCount) && receiveCount > 0 ? receiveCount : 1,
     deferrals: readDeferrals(record.messageAttributes),

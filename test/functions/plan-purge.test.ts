@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readCsvListPage } from "../../functions/core/highlevel/highlevel-client.ts";
+import { readCsvListPage } from "../../functions/core/highlevel/csv-answer.ts";
 import { createPlanPurgeHandler } from "../../functions/plan-purge/create-handler.ts";
 import { type EmbeddedSqs, startEmbeddedSqs } from "../../local/embedded-sqs.ts";
 import { type CsvStatus, SandboxHighLevelApi } from "../../local/sandbox-api.ts";

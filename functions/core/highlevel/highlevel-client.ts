@@ -1,32 +1,49 @@
-import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
+import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
+import { sleepUntilAtMost } from "../deadline.ts";
+import {
+  type AnswerBody,
+  MAX_ANSWER_BYTES,
+  parseAnswerBody,
+  readAnswerBody,
+} from "./answer-body.ts";
 import { type RateLimitHeaders, type RatePacer, readRateLimitHeaders } from "./rate-pacer.ts";
 import { tokenFingerprint } from "./token-source.ts";
 
 export const HIGHLEVEL_API_VERSION = "2021-07-28";
+/** The most of any HighLevel text the worker keeps for a log line or a dead letter. */
+export const MAX_DETAIL_CHARS = 1024;
 
 /** What one logical call to HighLevel came to, after the client's own retries. */
 export type HighLevelAnswer =
   | {
       kind: "answered";
       status: number;
+      /** JSON when the body was complete JSON, else its text; `undefined` when empty. */
       body: unknown;
-      /** HighLevel's `message` (joined when it is a list), if the body had one. */
+      /** Whether all of the body arrived (see AnswerBody). */
+      bodyState: AnswerBody["state"];
+      /** HighLevel's `message` (joined when it is a list), at most 1 KiB, if the body had one. */
       message: string | undefined;
+      /** For a 3xx: the host it pointed to (redirects are never followed). */
+      redirectHost?: string;
       rate: RateLimitHeaders;
       attempts: number;
     }
   | { kind: "unreachable"; detail: string; attempts: number }
   | { kind: "paced-out"; reason: "burst" | "daily"; retryAfterMs: number; attempts: number };
 
+export type AnsweredCall = Extract<HighLevelAnswer, { kind: "answered" }>;
+
 export interface CallContext {
   token: string;
-  /** Epoch ms by which the call, retries included, must be over. */
+  /** Epoch ms by which the call, retries and body included, must be over. */
   deadline: number;
 }
 
 export interface HighLevelClientOptions {
   baseUrl: string;
   apiVersion?: string;
+  /** Per try: headers and body must both have arrived within it. */
   timeoutMs: number;
   /** Tries per call for 5xx, 408, network errors and timeouts. */
   maxAttempts: number;
@@ -37,27 +54,12 @@ export interface HighLevelClientOptions {
   backoffLimitMs?: number;
 }
 
-export interface CsvListPage {
-  csvs: CsvUpload[];
-  total: number | undefined;
-}
+/** A page of the upload list is larger than one answer about one upload. */
+export const MAX_LIST_ANSWER_BYTES = 1024 * 1024;
 
-export interface CsvUpload {
-  _id: string;
-  status?: string;
-  createdAt?: string;
-  fileName?: string;
-  [key: string]: unknown;
-}
-
-const TRANSIENT_STATUSES = [408, 500, 502, 503, 504];
-
-class PacedOut extends Error {
-  readonly permit: { reason: "burst" | "daily"; retryAfterMs: number };
-  constructor(permit: { reason: "burst" | "daily"; retryAfterMs: number }) {
-    super(`rate budget exhausted (${permit.reason})`);
-    this.permit = permit;
-  }
+/** Every 5xx and 408 is worth another try; HighLevel answers some bad ids and tokens with a 5xx. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status >= 500;
 }
 
 /** The budget key of DESIGN.md: HighLevel counts per app (or token) per location. */
@@ -66,9 +68,11 @@ export function budgetKey(locationId: string, token: string): string {
 }
 
 /**
- * HighLevel's Social Planner CSV endpoints, paced by the rate-limit headers and retried
- * (5xx, 408, network errors, timeouts: exponential backoff with full jitter) within the
- * caller's deadline. It never throws for an HTTP or network failure: it answers with data.
+ * HighLevel's Social Planner CSV endpoints, paced by the rate-limit headers and retried (any
+ * 5xx, 408, network errors, timeouts: exponential backoff with full jitter) within the caller's
+ * deadline. Redirects are never followed; at most 64 KiB of an answer is read, and headers and
+ * body must arrive within the per-try timeout and the deadline. It never throws for an HTTP
+ * or network failure: it answers with data.
  *
  * @example
  * const client = createHighLevelClient({ baseUrl, timeoutMs: 10_000, maxAttempts: 3, pacer: new RatePacer() });
@@ -81,21 +85,21 @@ export function createHighLevelClient(options: HighLevelClientOptions) {
       Version: options.apiVersion ?? HIGHLEVEL_API_VERSION,
       Accept: "application/json",
     },
-    retry: {
-      limit: Math.max(0, options.maxAttempts - 1),
-      methods: ["get", "delete"],
-      statusCodes: TRANSIENT_STATUSES,
-      afterStatusCodes: [],
-      jitter: true,
-      retryOnTimeout: true,
-      backoffLimit: options.backoffLimitMs ?? 5_000,
-    },
-    // 429 and the other 4xx come back as answers; only transient statuses are thrown (and retried).
-    throwHttpErrors: (status) => TRANSIENT_STATUSES.includes(status),
+    // The retry loop below owns retries: it must pace, cap and time-bound every try and body.
+    retry: 0,
+    throwHttpErrors: false,
+    // A redirect is never HighLevel's answer to a DELETE: following one could end on another
+    // origin whose 200 says nothing about our upload.
+    redirect: "manual",
   });
 
-  const call = (method: "get" | "delete", path: string, locationId: string, context: CallContext) =>
-    callPaced(api, options, method, path, locationId, context);
+  const call = (
+    method: "get" | "delete",
+    path: string,
+    locationId: string,
+    context: CallContext,
+    maxBodyBytes = MAX_ANSWER_BYTES,
+  ) => callPaced(api, options, { method, path, maxBodyBytes }, locationId, context);
 
   return {
     deleteCsv: (locationId: string, csvId: string, context: CallContext) =>
@@ -108,137 +112,147 @@ export function createHighLevelClient(options: HighLevelClientOptions) {
         `social-media-posting/${encodeURIComponent(locationId)}/csv?skip=${page.skip}&limit=${page.limit}`,
         locationId,
         context,
+        MAX_LIST_ANSWER_BYTES,
       ),
   };
 }
 
 export type HighLevelClient = ReturnType<typeof createHighLevelClient>;
 
-/** Reads a list answer; HighLevel's reference types `csvs` as an object, real answers use an array. */
-export function readCsvListPage(body: unknown): CsvListPage {
-  const results = (body as { results?: { csvs?: unknown; count?: unknown } } | null)?.results;
-  const raw = results?.csvs;
-  const list = Array.isArray(raw) ? raw : raw && typeof raw === "object" ? Object.values(raw) : [];
-  const csvs = list.filter(
-    (item): item is CsvUpload =>
-      !!item && typeof item === "object" && typeof (item as CsvUpload)._id === "string",
-  );
-  const total = typeof results?.count === "number" ? results.count : undefined;
-  return { csvs, total };
-}
-
-/** The status of an upload in a GET answer, if it has one. */
-export function readCsvStatus(body: unknown): string | undefined {
-  const csv = (body as { results?: { csv?: { status?: unknown } } } | null)?.results?.csv;
-  return typeof csv?.status === "string" ? csv.status : undefined;
-}
-
 function csvPath(locationId: string, csvId: string): string {
   return `social-media-posting/${encodeURIComponent(locationId)}/csv/${encodeURIComponent(csvId)}`;
+}
+
+interface Request {
+  method: "get" | "delete";
+  path: string;
+  maxBodyBytes: number;
 }
 
 async function callPaced(
   api: KyInstance,
   options: HighLevelClientOptions,
-  method: "get" | "delete",
-  path: string,
+  request: Request,
   locationId: string,
   context: CallContext,
 ): Promise<HighLevelAnswer> {
   const key = budgetKey(locationId, context.token);
   let attempts = 0;
-  let sentAt = 0;
-  const waitForBudget = async () => {
+  for (;;) {
+    if (context.deadline - Date.now() <= 0) {
+      return { kind: "unreachable", detail: "no time left in this invocation", attempts };
+    }
     const permit = await options.pacer.acquire(key, context.deadline);
-    if (!permit.granted) throw new PacedOut(permit);
+    if (!permit.granted) {
+      return {
+        kind: "paced-out",
+        reason: permit.reason,
+        retryAfterMs: permit.retryAfterMs,
+        attempts,
+      };
+    }
     attempts += 1;
-    sentAt = Date.now();
-  };
-
-  const timeLeft = context.deadline - Date.now();
-  if (timeLeft <= 0) {
-    return { kind: "unreachable", detail: "no time left in this invocation", attempts };
+    const sentAt = Date.now();
+    const outcome = await exchange(api, request, context, options);
+    if (outcome.kind === "answered") {
+      options.pacer.observe(key, outcome.status, outcome.rate, sentAt);
+    }
+    const transient =
+      outcome.kind === "failed"
+        ? outcome.detail
+        : isTransientStatus(outcome.status) && `HTTP ${outcome.status}`;
+    if (!transient || attempts >= options.maxAttempts) {
+      return outcome.kind === "failed"
+        ? { kind: "unreachable", detail: outcome.detail, attempts }
+        : { ...outcome, attempts };
+    }
+    const backoff =
+      Math.random() * Math.min(options.backoffLimitMs ?? 5_000, 300 * 2 ** (attempts - 1));
+    if (Date.now() + backoff >= context.deadline) {
+      return outcome.kind === "failed"
+        ? { kind: "unreachable", detail: outcome.detail, attempts }
+        : { ...outcome, attempts };
+    }
+    options.onRetry?.({ attempt: attempts + 1, reason: transient });
+    await sleepUntilAtMost(backoff, context.deadline);
   }
+}
+
+type Exchange =
+  | (Omit<AnsweredCall, "attempts"> & { kind: "answered" })
+  | { kind: "failed"; detail: string };
+
+/** One try: headers within the timeout, then at most 64 KiB of body by the same time. */
+async function exchange(
+  api: KyInstance,
+  { method, path, maxBodyBytes }: Request,
+  context: CallContext,
+  options: HighLevelClientOptions,
+): Promise<Exchange> {
+  const tryEndsAt = Math.min(context.deadline, Date.now() + options.timeoutMs);
+  let response: Response;
   try {
-    const response = await api(path, {
+    response = await api(path, {
       method,
       headers: { Authorization: `Bearer ${context.token}` },
-      timeout: Math.max(1, Math.min(options.timeoutMs, timeLeft)),
-      totalTimeout: timeLeft,
-      hooks: {
-        beforeRequest: [waitForBudget],
-        beforeRetry: [
-          async ({ error, retryCount }) => {
-            options.onRetry?.({ attempt: retryCount + 1, reason: describeFailure(error) });
-            await waitForBudget();
-          },
-        ],
-        afterResponse: [
-          ({ response }) => {
-            options.pacer.observe(
-              key,
-              response.status,
-              readRateLimitHeaders(response.headers),
-              sentAt,
-            );
-          },
-        ],
-      },
+      timeout: Math.max(1, tryEndsAt - Date.now()),
     });
-    const body = await readBody(response);
-    return answered(response.status, body, response.headers, attempts);
   } catch (error) {
-    if (error instanceof PacedOut) {
-      return { kind: "paced-out", ...error.permit, attempts };
-    }
-    if (isHTTPError(error)) {
-      return answered(error.response.status, error.data, error.response.headers, attempts);
-    }
-    return { kind: "unreachable", detail: describeFailure(error), attempts };
+    return { kind: "failed", detail: describeFailure(error) };
   }
-}
-
-function answered(
-  status: number,
-  body: unknown,
-  headers: Headers,
-  attempts: number,
-): HighLevelAnswer {
+  const rate = readRateLimitHeaders(response.headers);
+  const bodyRead = await readAnswerBody(response, tryEndsAt, maxBodyBytes);
+  const body = parseAnswerBody(bodyRead);
   return {
     kind: "answered",
-    status,
+    status: response.status,
     body,
-    message: readMessage(body),
-    rate: readRateLimitHeaders(headers),
-    attempts,
+    bodyState: bodyRead.state,
+    message: readMessage(body, bodyRead.state),
+    ...(response.status >= 300 &&
+      response.status < 400 && {
+        redirectHost: redirectHost(response.headers.get("location"), options.baseUrl),
+      }),
+    rate,
   };
 }
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (!text) return undefined;
+/** Where a redirect pointed, as a host only: a Location may carry anything in its path. */
+function redirectHost(location: string | null, baseUrl: string): string {
+  if (!location) return "(no Location header)";
   try {
-    return JSON.parse(text);
+    return clip(new URL(location, `${baseUrl}/`).host || "(no host)");
   } catch {
-    return text;
+    return "(an unreadable Location header)";
   }
 }
 
-function readMessage(body: unknown): string | undefined {
-  if (typeof body === "string") return body || undefined;
-  const message = (body as { message?: unknown } | null | undefined)?.message;
-  if (typeof message === "string") return message;
-  if (Array.isArray(message)) return message.map(String).join("; ");
-  return undefined;
+function readMessage(body: unknown, state: AnswerBody["state"]): string | undefined {
+  let message: string | undefined;
+  if (typeof body === "string") {
+    message = body.trim() ? `not JSON: ${body.trim()}` : undefined;
+  } else {
+    const raw = (body as { message?: unknown } | null | undefined)?.message;
+    if (typeof raw === "string") message = raw;
+    else if (Array.isArray(raw)) message = raw.map(String).join("; ");
+  }
+  if (state === "too-large") message = `${message ?? ""} (answer larger than 64 KiB)`.trim();
+  if (state === "timed-out") message = `${message ?? ""} (answer did not arrive in time)`.trim();
+  if (state === "broken") message = `${message ?? ""} (connection broke mid-answer)`.trim();
+  return message === undefined ? undefined : clip(message);
+}
+
+/** Cuts text to MAX_DETAIL_CHARS: nothing HighLevel says is logged or stored whole. */
+export function clip(text: string): string {
+  return text.length <= MAX_DETAIL_CHARS ? text : `${text.slice(0, MAX_DETAIL_CHARS - 1)}…`;
 }
 
 /** A failure in words, without the request's headers (which hold the token). */
 function describeFailure(error: unknown): string {
-  if (isHTTPError(error)) return `HTTP ${error.response.status}`;
   if (isTimeoutError(error)) return "timed out";
   if (isNetworkError(error)) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return `network error${cause?.code ? ` (${cause.code})` : cause?.message ? ` (${cause.message})` : ""}`;
+    return `network error${cause?.code ? ` (${cause.code})` : cause?.message ? ` (${clip(cause.message)})` : ""}`;
   }
-  return error instanceof Error ? `${error.name}: ${error.message}` : "unknown failure";
+  return clip(error instanceof Error ? `${error.name}: ${error.message}` : "unknown failure");
 }

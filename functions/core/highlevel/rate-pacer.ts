@@ -20,7 +20,7 @@ export function readRateLimitHeaders(headers: Headers): RateLimitHeaders {
   const result: RateLimitHeaders = {};
   const max = read("x-ratelimit-max");
   const remaining = read("x-ratelimit-remaining");
-  const intervalMs = read("x-ratelimit-interval-milliseconds");
+  const intervalMs = saneInterval(read("x-ratelimit-interval-milliseconds"));
   const dailyLimit = read("x-ratelimit-limit-daily");
   const dailyRemaining = read("x-ratelimit-daily-remaining");
   if (max !== undefined) result.max = max;
@@ -29,6 +29,16 @@ export function readRateLimitHeaders(headers: Headers): RateLimitHeaders {
   if (dailyLimit !== undefined) result.dailyLimit = dailyLimit;
   if (dailyRemaining !== undefined) result.dailyRemaining = dailyRemaining;
   return result;
+}
+
+/** Windows HighLevel could mean: 100 ms to 10 min. Anything else is a broken or hostile header. */
+export const INTERVAL_BOUNDS_MS = { min: 100, max: 10 * 60_000 } as const;
+/** However short the window a 429 names, the location is held back at least this long. */
+export const MIN_THROTTLE_HOLD_MS = 1_000;
+
+function saneInterval(ms: number | undefined): number | undefined {
+  if (ms === undefined) return undefined;
+  return ms >= INTERVAL_BOUNDS_MS.min && ms <= INTERVAL_BOUNDS_MS.max ? ms : undefined;
 }
 
 export interface RatePacerOptions {
@@ -66,7 +76,8 @@ interface RateBudget {
  * `X-RateLimit-Interval-Milliseconds`. The pacer keeps, per budget key, what the last
  * answers said is left, reserves one call per request it lets through, and makes callers
  * wait for the window to turn over rather than spend the last `reserve` calls. A 429 pauses
- * the key for a full interval; an empty daily budget pauses it for `dailyPauseMs`.
+ * the key for a full interval (at least 1 s); an empty daily budget pauses it for
+ * `dailyPauseMs`. Intervals outside 100 ms – 10 min are ignored (the default window is kept).
  *
  * @example
  * const pacer = new RatePacer();
@@ -135,8 +146,7 @@ export class RatePacer {
   /** Records what an answer said about the budget of `key`; `sentAt` is when that call was made. */
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
     const now = this.#now();
-    const intervalMs =
-      headers.intervalMs && headers.intervalMs > 0 ? headers.intervalMs : undefined;
+    const intervalMs = saneInterval(headers.intervalMs);
     let budget = this.#budgets.get(key);
     if (!budget) {
       const windowMs = intervalMs ?? this.#defaultIntervalMs;
@@ -168,7 +178,10 @@ export class RatePacer {
     }
     if (status === 429) {
       budget.remaining = 0;
-      budget.blockedUntil = Math.max(budget.blockedUntil, now + budget.intervalMs);
+      budget.blockedUntil = Math.max(
+        budget.blockedUntil,
+        now + Math.max(MIN_THROTTLE_HOLD_MS, budget.intervalMs),
+      );
       budget.windowStartedAt = now;
       budget.windowEndsAt = now + budget.intervalMs;
       budget.anchorPending = false;
@@ -185,6 +198,8 @@ export class RatePacer {
   }
 
   #hasRoom(budget: RateBudget): boolean {
-    return budget.remaining === undefined || budget.remaining > this.#reserve;
+    // A reserve as large as the whole budget would block it for good: spend all of a tiny one.
+    const reserve = budget.max !== undefined && budget.max <= this.#reserve ? 0 : this.#reserve;
+    return budget.remaining === undefined || budget.remaining > reserve;
   }
 }

@@ -1,9 +1,6 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import {
-  type CsvUpload,
-  type HighLevelClient,
-  readCsvListPage,
-} from "../highlevel/highlevel-client.ts";
+import { bodyConfirmsSuccess, type CsvUpload, readCsvListPage } from "../highlevel/csv-answer.ts";
+import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
 import type { DeletionJob } from "./deletion-job.ts";
 import { type EnqueueReport, enqueueDeletions } from "./enqueue.ts";
@@ -74,10 +71,16 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
         { skip, limit: pageSize },
         { token, deadline: deps.deadline },
       );
-      if (answer.kind !== "answered" || answer.status >= 300) {
+      const listed =
+        answer.kind === "answered" &&
+        answer.status >= 200 &&
+        answer.status < 300 &&
+        answer.bodyState === "complete" &&
+        bodyConfirmsSuccess(answer.body);
+      if (!listed) {
         location.incomplete =
           answer.kind === "answered"
-            ? `HighLevel answered ${answer.status}${answer.message ? `: ${answer.message}` : ""}`
+            ? `HighLevel answered ${answer.status}${answer.message ? `: ${answer.message}` : " without a usable list"}`
             : answer.kind === "paced-out"
               ? "the rate budget ran out before the listing finished"
               : answer.detail;

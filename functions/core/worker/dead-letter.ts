@@ -37,22 +37,37 @@ export function failureAttributes(
   return attributes;
 }
 
-/** Sends the job, byte for byte, to the dead-letter queue with the reason attached. */
+/**
+ * Sends the job, byte for byte, to the dead-letter queue with the reason attached. A body so
+ * large that it and the attributes pass the queue's size limit is sent with fewer attributes
+ * (first without `failure-detail`, then with `failure-reason` alone) rather than not at all.
+ */
 export async function sendToDeadLetterQueue(
   sqs: SQSClient,
   deadLetterQueueUrl: string,
   message: QueueMessage,
   failure: Failure,
-  redact?: (text: string) => string,
+  options: { redact?: (text: string) => string; abortSignal?: AbortSignal } = {},
 ): Promise<void> {
   const { SendMessageCommand } = await loadSqs();
-  await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deadLetterQueueUrl,
-      MessageBody: message.body,
-      MessageAttributes: failureAttributes(failure, message.messageId, new Date(), redact),
-    }),
-  );
+  const full = failureAttributes(failure, message.messageId, new Date(), options.redact);
+  const { "failure-detail": _detail, ...withoutDetail } = full;
+  const reasonOnly: MessageAttributes = { "failure-reason": full["failure-reason"] as never };
+  for (const attributes of [full, withoutDetail, reasonOnly]) {
+    try {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: deadLetterQueueUrl,
+          MessageBody: message.body,
+          MessageAttributes: attributes,
+        }),
+        { abortSignal: options.abortSignal },
+      );
+      return;
+    } catch (error) {
+      if (!isTooLarge(error) || attributes === reasonOnly) throw error;
+    }
+  }
 }
 
 /**
@@ -64,6 +79,7 @@ export async function deferToSourceQueue(
   queueUrl: string,
   message: QueueMessage,
   deferral: { delaySeconds: number; deferrals: number },
+  options: { abortSignal?: AbortSignal } = {},
 ): Promise<void> {
   const { SendMessageCommand } = await loadSqs();
   await sqs.send(
@@ -75,7 +91,33 @@ export async function deferToSourceQueue(
         [DEFERRALS_ATTRIBUTE]: { DataType: "Number", StringValue: String(deferral.deferrals) },
       },
     }),
+    { abortSignal: options.abortSignal },
   );
+}
+
+/**
+ * Deletes a delivered message from its source queue at once. The worker does this for a job it
+ * has parked (dead-lettered or deferred) so that, should the invocation then time out, the next
+ * delivery does not park it a second time.
+ */
+export async function removeFromSourceQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  message: QueueMessage,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<void> {
+  if (!message.receiptHandle) return;
+  const { DeleteMessageCommand } = await loadSqs();
+  await sqs.send(
+    new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.receiptHandle }),
+    { abortSignal: options.abortSignal },
+  );
+}
+
+/** SQS's answer when body and attributes pass the queue's MaximumMessageSize. */
+function isTooLarge(error: unknown): boolean {
+  const { name, message } = error as { name?: string; message?: string };
+  return name === "InvalidParameterValue" && /shorter than|too long|size/i.test(message ?? "");
 }
 
 /**

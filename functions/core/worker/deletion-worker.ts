@@ -1,11 +1,19 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import type { WorkerConfig } from "../config.ts";
-import { type HighLevelClient, readCsvStatus } from "../highlevel/highlevel-client.ts";
+import { beforeDeadline, DeadlineExceeded } from "../deadline.ts";
+import { bodyConfirmsSuccess, readCsvStatus } from "../highlevel/csv-answer.ts";
+import { type AnsweredCall, clip, type HighLevelClient } from "../highlevel/highlevel-client.ts";
 import { MissingTokenError, type TokenSource } from "../highlevel/token-source.ts";
 import { type DeletionJob, jobKey, parseDeletionJob } from "../producers/deletion-job.ts";
-import { deferToSourceQueue, sendToDeadLetterQueue } from "./dead-letter.ts";
-import { classifyStatus, decideDisposition, type FailureReason, type Verdict } from "./outcome.ts";
+import { deferToSourceQueue, removeFromSourceQueue, sendToDeadLetterQueue } from "./dead-letter.ts";
+import {
+  classifyStatus,
+  type Disposition,
+  decideDisposition,
+  type FailureReason,
+  type Verdict,
+} from "./outcome.ts";
 import type { QueueMessage } from "./queue-message.ts";
 
 /** The parts of a structured logger the worker uses; Powertools' Logger fits. */
@@ -20,7 +28,9 @@ export type JobOutcome =
   | "already-absent"
   | "dead-lettered"
   | "deferred"
-  | "redelivered";
+  | "redelivered"
+  /** Another copy of the same job in the batch was dead-lettered, deferred or left for redelivery. */
+  | "duplicate-removed";
 
 export interface JobResult {
   messageId: string;
@@ -53,11 +63,17 @@ export interface WorkerDeps {
 export const SETTLE_RESERVE_MS = 1_500;
 /** A job is not started with less than 1 s (or a quarter of the invocation) before the deadline. */
 export const MIN_START_MS = 1_000;
+/** Throttled answers one job may draw in one invocation before it is deferred instead. */
+export const MAX_THROTTLED_ANSWERS = 5;
+/** How long a job throttled without a usable interval header stays away. */
+const DEFAULT_THROTTLE_MS = 10_000;
 
 /**
  * Settles the messages of one batch: at most `workerConcurrency` jobs at once, each job key
- * deleted once however many messages carry it, and no job started when too little time is
- * left (those are redelivered by SQS, or sent back to the queue when this was their last receive).
+ * worked once however many messages carry it (the other copies share its fate), and no job
+ * started when too little time is left (those are redelivered by SQS, or sent back to the
+ * queue when this was their last receive). Every await ends before the invocation's deadline,
+ * so Lambda always gets an answer.
  *
  * @example
  * const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
@@ -65,49 +81,34 @@ export const MIN_START_MS = 1_000;
  */
 export function createBatchSettler(deps: WorkerDeps, remainingTimeMs: () => number) {
   const remaining = remainingTimeMs();
-  const deadline =
-    Date.now() + remaining - Math.max(100, Math.min(SETTLE_RESERVE_MS, remaining / 5));
+  const invocationEnd = Date.now() + remaining;
+  // HighLevel work stops here; parking (dead letters, deferrals) may go on until `answerBy`.
+  const workDeadline = invocationEnd - Math.max(100, Math.min(SETTLE_RESERVE_MS, remaining / 5));
+  const answerBy = invocationEnd - Math.max(20, Math.min(250, remaining / 10));
   const minimumStart = Math.max(100, Math.min(MIN_START_MS, remaining / 4));
   const limit = pLimit(deps.config.workerConcurrency);
-  const verdicts = new Map<string, Promise<Verdict>>();
+  const firstCopies = new Map<string, Promise<JobResult>>();
 
-  return (message: QueueMessage): Promise<JobResult> =>
-    limit(async () => {
-      const parsed = parseDeletionJob(message.body);
-      if (!parsed.ok) {
-        return settle(deps, message, { kind: "invalid-job", detail: parsed.error }, false);
+  const settleJob = async (message: QueueMessage): Promise<JobResult> => {
+    const parsed = parseDeletionJob(message.body);
+    if (!parsed.ok) {
+      return settle(deps, message, { kind: "invalid-job", detail: parsed.error }, answerBy);
+    }
+    const job = parsed.job;
+    const first = firstCopies.get(jobKey(job));
+    if (first) {
+      return settleDuplicate(deps, message, job, await first, answerBy);
+    }
+    const own = (async () => {
+      if (workDeadline - Date.now() < minimumStart) {
+        return settleUnstarted(deps, message, job, answerBy);
       }
-      const job = parsed.job;
-      const key = jobKey(job);
-      const first = verdicts.get(key);
-      if (first) {
-        const verdict = await first;
-        // The upload is gone now: the duplicate has nothing left to delete.
-        const own: Verdict =
-          verdict.kind === "deleted" ? { kind: "already-absent", attempts: 0 } : verdict;
-        return settle(deps, message, own, true, job);
-      }
-      if (deadline - Date.now() < minimumStart) {
-        deps.log.warn(
-          "not started: too little time left in the invocation",
-          logContext(message, job),
-        );
-        if (message.receiveCount >= deps.config.maxReceiveCount) {
-          // Redelivering it would let SQS move a job nobody tried to the DLQ: send it back instead.
-          return settle(
-            deps,
-            message,
-            { kind: "throttled", retryAfterMs: 0, detail: "not started", attempts: 0 },
-            false,
-            job,
-          );
-        }
-        return result(deps, { messageId: message.messageId, outcome: "redelivered", calls: 0 });
-      }
-      const pending = resolveVerdict(job, deps, deadline);
-      verdicts.set(key, pending);
-      return settle(deps, message, await pending, false, job);
-    });
+      return settle(deps, message, await resolveVerdict(job, deps, workDeadline), answerBy, job);
+    })();
+    firstCopies.set(jobKey(job), own);
+    return own;
+  };
+  return (message: QueueMessage): Promise<JobResult> => limit(() => settleJob(message));
 }
 
 /** Talks to HighLevel until the job's verdict is known, following DESIGN.md's table. */
@@ -118,29 +119,20 @@ export async function resolveVerdict(
 ): Promise<Verdict> {
   let token: string;
   try {
-    token = await deps.tokens.tokenFor(job.locationId);
+    token = await readToken(deps.tokens, job.locationId, deadline);
   } catch (error) {
     return tokenFailure(error, 0);
   }
-  const redact = (text: string) => text.split(token).join("[redacted]");
+  const redact = (text: string) => clip(text.split(token).join("[redacted]"));
   let attempts = 0;
   let tokenReread = false;
-  let throttledStatus: number | undefined;
+  let throttledAnswers = 0;
 
   for (;;) {
     const answer = await deps.client.deleteCsv(job.locationId, job.csvId, { token, deadline });
     attempts += answer.attempts;
     if (answer.kind === "paced-out") {
-      return {
-        kind: "throttled",
-        ...(throttledStatus !== undefined && { status: throttledStatus }),
-        retryAfterMs: answer.retryAfterMs,
-        detail:
-          answer.reason === "daily"
-            ? "HighLevel's daily rate budget for this location is used up"
-            : "HighLevel's burst rate budget for this location stayed exhausted for the rest of the invocation",
-        attempts,
-      };
+      return pacedOut(answer, throttledAnswers > 0 ? 429 : undefined, attempts);
     }
     if (answer.kind === "unreachable") {
       return { kind: "transient", detail: redact(answer.detail), attempts };
@@ -148,14 +140,43 @@ export async function resolveVerdict(
     const detail = redact(answer.message ?? `HTTP ${answer.status}`);
     switch (classifyStatus(answer.status)) {
       case "deleted":
-        return { kind: "deleted", attempts };
+        if (answer.bodyState === "complete" && bodyConfirmsSuccess(answer.body)) {
+          return { kind: "deleted", attempts };
+        }
+        // A 2xx whose body disagrees (a proxy's page, `success: false`) proves nothing: look.
+        return checkUpload(
+          job,
+          deps,
+          { token, deadline },
+          answer,
+          attempts,
+          redact(
+            `HighLevel answered ${answer.status} but its answer did not confirm the deletion: ${answer.message ?? "(no message)"}`,
+          ),
+        );
+      case "redirected":
+        return {
+          kind: "rejected",
+          status: answer.status,
+          detail: `HighLevel answered ${answer.status}, a redirect to ${answer.redirectHost ?? "an unknown host"}; redirects are never followed`,
+          attempts,
+        };
       case "already-absent":
         return { kind: "already-absent", attempts };
       case "transient":
         return { kind: "transient", status: answer.status, detail, attempts };
       case "throttled":
-        throttledStatus = answer.status;
-        // The pacer now holds this location back for the interval; the next call waits or gives up.
+        throttledAnswers += 1;
+        if (throttledAnswers >= MAX_THROTTLED_ANSWERS) {
+          return {
+            kind: "throttled",
+            status: answer.status,
+            retryAfterMs: answer.rate.intervalMs ?? DEFAULT_THROTTLE_MS,
+            detail: `HighLevel answered 429 ${throttledAnswers} times in this invocation`,
+            attempts,
+          };
+        }
+        // The pacer now holds this location back (at least 1 s); the next call waits or gives up.
         continue;
       case "unauthorized":
         if (tokenReread) {
@@ -164,57 +185,146 @@ export async function resolveVerdict(
         tokenReread = true;
         try {
           await deps.tokens.refresh();
-          token = await deps.tokens.tokenFor(job.locationId);
+          token = await readToken(deps.tokens, job.locationId, deadline);
         } catch (error) {
           return tokenFailure(error, attempts);
         }
         continue;
-      case "rejected": {
+      case "rejected":
         // HighLevel may answer 400/422 for an upload that is already soft-deleted: look before dead-lettering.
-        const check = await deps.client.getCsv(job.locationId, job.csvId, { token, deadline });
-        attempts += check.attempts;
-        if (check.kind === "paced-out") {
-          return {
-            kind: "throttled",
-            retryAfterMs: check.retryAfterMs,
-            detail: `HighLevel answered ${answer.status} and the check of the upload had to wait for the rate budget`,
-            attempts,
-          };
-        }
-        if (
-          check.kind === "unreachable" ||
-          classifyStatus(check.status) === "transient" ||
-          check.status === 429
-        ) {
-          // Without the check a soft-deleted upload would look rejected: try again later instead.
-          const why = check.kind === "unreachable" ? check.detail : `HTTP ${check.status}`;
-          return {
-            kind: "transient",
-            detail: redact(`${detail}; checking the upload failed: ${why}`),
-            attempts,
-          };
-        }
-        if (
-          check.status === 404 ||
-          (check.status < 300 && readCsvStatus(check.body) === "deleted")
-        ) {
-          return { kind: "already-absent", attempts };
-        }
-        return { kind: "rejected", status: answer.status, detail, attempts };
-      }
+        return checkUpload(job, deps, { token, deadline }, answer, attempts, detail);
     }
   }
+}
+
+/**
+ * The GET check of DESIGN.md's table, after a refusal or a 2xx that did not confirm: the upload
+ * gone or `status: deleted` → already-absent; otherwise rejected with `detail`. A check that
+ * cannot be made is no evidence either way: throttled → deferred, else transient.
+ */
+async function checkUpload(
+  job: DeletionJob,
+  deps: Pick<WorkerDeps, "client">,
+  context: { token: string; deadline: number },
+  answer: AnsweredCall,
+  attemptsSoFar: number,
+  detail: string,
+): Promise<Verdict> {
+  const check = await deps.client.getCsv(job.locationId, job.csvId, context);
+  const attempts = attemptsSoFar + check.attempts;
+  const redact = (text: string) => clip(text.split(context.token).join("[redacted]"));
+  if (check.kind === "paced-out") {
+    return pacedOut(
+      check,
+      undefined,
+      attempts,
+      `${detail}; the check of the upload had to wait for the rate budget`,
+    );
+  }
+  if (check.kind === "answered" && check.status === 429) {
+    return {
+      kind: "throttled",
+      status: 429,
+      retryAfterMs: check.rate.intervalMs ?? DEFAULT_THROTTLE_MS,
+      detail: `${detail}; the check of the upload was throttled`,
+      attempts,
+    };
+  }
+  if (check.kind === "unreachable" || classifyStatus(check.status) === "transient") {
+    // Without the check a soft-deleted upload would look rejected: try again later instead.
+    const why = check.kind === "unreachable" ? check.detail : `HTTP ${check.status}`;
+    return {
+      kind: "transient",
+      detail: redact(`${detail}; checking the upload failed: ${why}`),
+      attempts,
+    };
+  }
+  const gone =
+    check.status === 404 ||
+    (check.status >= 200 &&
+      check.status < 300 &&
+      check.bodyState === "complete" &&
+      readCsvStatus(check.body) === "deleted");
+  if (gone) return { kind: "already-absent", attempts };
+  return { kind: "rejected", status: answer.status, detail, attempts };
+}
+
+function pacedOut(
+  answer: Extract<Awaited<ReturnType<HighLevelClient["getCsv"]>>, { kind: "paced-out" }>,
+  status: number | undefined,
+  attempts: number,
+  detail?: string,
+): Verdict {
+  return {
+    kind: "throttled",
+    ...(status !== undefined && { status }),
+    retryAfterMs: answer.retryAfterMs,
+    detail:
+      detail ??
+      (answer.reason === "daily"
+        ? "HighLevel's daily rate budget for this location is used up"
+        : "HighLevel's burst rate budget for this location stayed exhausted for the rest of the invocation"),
+    attempts,
+  };
+}
+
+function readToken(tokens: TokenSource, locationId: string, deadline: number): Promise<string> {
+  return beforeDeadline(deadline, "reading the HighLevel token", () => tokens.tokenFor(locationId));
+}
+
+/** A job there was no time to start: redelivered, or sent back when this was its last receive. */
+function settleUnstarted(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  job: DeletionJob,
+  answerBy: number,
+): Promise<JobResult> | JobResult {
+  deps.log.warn("not started: too little time left in the invocation", logContext(message, job));
+  if (message.receiveCount >= deps.config.maxReceiveCount) {
+    // Redelivering it would let SQS move a job nobody tried to the DLQ: send it back instead.
+    const notStarted: Verdict = {
+      kind: "throttled",
+      retryAfterMs: 0,
+      detail: "not started",
+      attempts: 0,
+    };
+    return settle(deps, message, notStarted, answerBy, job);
+  }
+  return result(deps, { messageId: message.messageId, outcome: "redelivered", calls: 0 });
+}
+
+/** Another copy of a job this batch already worked on shares that copy's fate. */
+async function settleDuplicate(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  job: DeletionJob,
+  first: JobResult,
+  answerBy: number,
+): Promise<JobResult> {
+  const base = { messageId: message.messageId, calls: 0, duplicate: true };
+  if (first.outcome === "deleted" || first.outcome === "already-absent") {
+    // The upload is gone now: the copy has nothing left to delete.
+    return result(deps, { ...base, outcome: "already-absent" });
+  }
+  // The first copy is parked or stays on the queue: this one is removed at once, so that no
+  // later delivery makes a second dead letter or deferral of the same job.
+  await removeAtOnce(deps, message, job, answerBy);
+  deps.log.info("duplicate copy removed", logContext(message, job), {
+    firstCopy: first.messageId,
+    firstOutcome: first.outcome,
+  });
+  return result(deps, { ...base, outcome: "duplicate-removed" });
 }
 
 async function settle(
   deps: WorkerDeps,
   message: QueueMessage,
   verdict: Verdict,
-  duplicate: boolean,
+  answerBy: number,
   job?: DeletionJob,
 ): Promise<JobResult> {
-  const calls = duplicate || verdict.kind === "invalid-job" ? 0 : verdict.attempts;
-  const base = { messageId: message.messageId, calls, ...(duplicate && { duplicate }) };
+  const calls = verdict.kind === "invalid-job" ? 0 : verdict.attempts;
+  const base = { messageId: message.messageId, calls };
   const disposition = decideDisposition(verdict, {
     receiveCount: message.receiveCount,
     maxReceiveCount: deps.config.maxReceiveCount,
@@ -222,46 +332,89 @@ async function settle(
     maxDeferrals: deps.config.maxDeferrals,
   });
   const context = logContext(message, job);
+  switch (disposition.action) {
+    case "remove":
+      deps.log.info(`job ${disposition.outcome}`, context, { calls });
+      return result(deps, { ...base, outcome: disposition.outcome });
+    case "redeliver":
+      deps.log.warn("job failed transiently; SQS will deliver it again", context, {
+        detail: clip(disposition.detail),
+      });
+      return result(deps, { ...base, outcome: "redelivered" });
+    case "defer":
+    case "dead-letter":
+      break;
+  }
   try {
-    switch (disposition.action) {
-      case "remove":
-        deps.log.info(`job ${disposition.outcome}`, context, { calls });
-        return result(deps, { ...base, outcome: disposition.outcome });
-      case "redeliver":
-        deps.log.warn("job failed transiently; SQS will deliver it again", context, {
-          detail: disposition.detail,
-        });
-        return result(deps, { ...base, outcome: "redelivered" });
-      case "defer":
-        await deferToSourceQueue(await deps.sqs(), deps.config.queueUrl, message, disposition);
-        deps.log.info("job deferred: rate budget exhausted", context, {
-          delaySeconds: disposition.delaySeconds,
-          deferrals: disposition.deferrals,
-        });
-        return result(deps, { ...base, outcome: "deferred" });
-      case "dead-letter": {
-        const { action: _, ...failure } = disposition;
-        await sendToDeadLetterQueue(
-          await deps.sqs(),
-          deps.config.deadLetterQueueUrl,
-          message,
-          failure,
-        );
-        deps.log.warn("job dead-lettered", context, {
-          reason: failure.reason,
-          status: failure.status,
-          detail: failure.detail,
-        });
-        return result(deps, { ...base, outcome: "dead-lettered", reason: failure.reason });
-      }
-    }
+    await park(deps, message, disposition, answerBy);
   } catch (error) {
     // The job could not be parked anywhere: leave it on the queue rather than lose it.
     deps.log.error("could not send the job to a queue; SQS will deliver it again", context, {
       action: disposition.action,
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: describeError(error),
     });
     return result(deps, { ...base, outcome: "redelivered" });
+  }
+  await removeAtOnce(deps, message, job, answerBy);
+  if (disposition.action === "defer") {
+    deps.log.info("job deferred: rate budget exhausted", context, {
+      delaySeconds: disposition.delaySeconds,
+      deferrals: disposition.deferrals,
+    });
+    return result(deps, { ...base, outcome: "deferred" });
+  }
+  deps.log.warn("job dead-lettered", context, {
+    reason: disposition.reason,
+    status: disposition.status,
+    detail: clip(disposition.detail),
+  });
+  return result(deps, { ...base, outcome: "dead-lettered", reason: disposition.reason });
+}
+
+/** Sends the job to the DLQ or back to its queue, by `answerBy` at the latest. */
+async function park(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  disposition: Extract<Disposition, { action: "defer" | "dead-letter" }>,
+  answerBy: number,
+): Promise<void> {
+  const sqs = await deps.sqs();
+  if (disposition.action === "defer") {
+    await beforeDeadline(answerBy, "deferring the job", (abortSignal) =>
+      deferToSourceQueue(sqs, deps.config.queueUrl, message, disposition, { abortSignal }),
+    );
+    return;
+  }
+  const { action: _, ...failure } = disposition;
+  await beforeDeadline(answerBy, "dead-lettering the job", (abortSignal) =>
+    sendToDeadLetterQueue(sqs, deps.config.deadLetterQueueUrl, message, failure, { abortSignal }),
+  );
+}
+
+/**
+ * Deletes the message from the source queue now rather than through the batch response. If
+ * that fails the batch response still removes it; only a timeout after this point could bring
+ * the copy back, and then it is parked at most once more.
+ */
+async function removeAtOnce(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  job: DeletionJob | undefined,
+  answerBy: number,
+): Promise<void> {
+  try {
+    const sqs = await deps.sqs();
+    await beforeDeadline(answerBy, "removing the parked job", (abortSignal) =>
+      removeFromSourceQueue(sqs, deps.config.queueUrl, message, { abortSignal }),
+    );
+  } catch (error) {
+    deps.log.warn(
+      "could not remove the parked job from the queue at once",
+      logContext(message, job),
+      {
+        error: describeError(error),
+      },
+    );
   }
 }
 
@@ -274,9 +427,17 @@ function tokenFailure(error: unknown, attempts: number): Verdict {
   if (error instanceof MissingTokenError) {
     return { kind: "unauthorized", detail: error.message, attempts };
   }
+  if (error instanceof DeadlineExceeded) {
+    return { kind: "transient", detail: "the token could not be read in time", attempts };
+  }
   const detail =
     error instanceof Error ? `token lookup failed: ${error.name}` : "token lookup failed";
   return { kind: "transient", detail, attempts };
+}
+
+/** Names an error without its text when that could echo a request (and so a token). */
+function describeError(error: unknown): string {
+  return error instanceof Error ? clip(`${error.name}: ${error.message}`) : "unknown error";
 }
 
 function logContext(message: QueueMessage, job?: DeletionJob): Record<string, unknown> {

@@ -3,12 +3,14 @@
  *
  * | HighLevel's answer            | verdict         | then                                              |
  * |-------------------------------|-----------------|---------------------------------------------------|
- * | 2xx                           | deleted         | remove                                            |
+ * | 2xx, body empty or agreeing   | deleted         | remove                                            |
+ * | 2xx, body disagreeing         | (checked)       | GET to check, as a 400                            |
+ * | 3xx (never followed)          | rejected        | DLQ, detail names the target host                 |
  * | 404                           | already-absent  | remove                                            |
  * | 400, 422, other 4xx           | rejected        | GET to check: gone/deleted → already-absent; else DLQ |
  * | 401, 403                      | unauthorized    | re-read token, try once more; else DLQ            |
  * | 429                           | throttled       | wait and retry in time; else defer; DLQ after MAX_DEFERRALS |
- * | 5xx, network error, timeout   | transient       | last receive → DLQ `exhausted`; else redeliver    |
+ * | any 5xx, 408, network, timeout| transient       | last receive → DLQ `exhausted`; else redeliver    |
  * | invalid body                  | invalid-job     | DLQ                                               |
  */
 
@@ -34,15 +36,20 @@ export type Verdict =
 
 export type AnswerClass =
   | "deleted"
+  | "redirected"
   | "already-absent"
   | "rejected"
   | "unauthorized"
   | "throttled"
   | "transient";
 
-/** Classifies one HTTP status from the DELETE endpoint. */
+/**
+ * Classifies one HTTP status from the DELETE endpoint. A 2xx is `deleted` only by its status:
+ * the worker still checks that its body agrees.
+ */
 export function classifyStatus(status: number): AnswerClass {
   if (status >= 200 && status < 300) return "deleted";
+  if (status >= 300 && status < 400) return "redirected";
   if (status === 404) return "already-absent";
   if (status === 401 || status === 403) return "unauthorized";
   if (status === 429) return "throttled";

@@ -6,6 +6,8 @@ import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
  */
 export interface QueueMessage {
   messageId: string;
+  /** Lets the worker delete a message it has parked at once; empty when unknown. */
+  receiptHandle: string;
   body: string;
   /** SQS's ApproximateReceiveCount for this delivery (1 on the first). */
   receiveCount: number;

@@ -1,0 +1,43 @@
+/** Raised when an await had to be abandoned because the invocation's deadline came. */
+export class DeadlineExceeded extends Error {
+  override name = "DeadlineExceeded";
+}
+
+/**
+ * Runs `work` so that the caller is free again by `deadline` (epoch ms) whatever `work` does:
+ * `work` gets a signal that aborts at the deadline (the AWS SDK and fetch honour it), and the
+ * returned promise rejects with `DeadlineExceeded` then even if `work` ignores the signal.
+ *
+ * @example
+ * await beforeDeadline(deadline, "sending the dead letter", (abortSignal) =>
+ *   sqs.send(new SendMessageCommand(input), { abortSignal }));
+ */
+export async function beforeDeadline<T>(
+  deadline: number,
+  what: string,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeLeft = deadline - Date.now();
+  const exceeded = () => new DeadlineExceeded(`${what} did not finish before the deadline`);
+  if (timeLeft <= 0) throw exceeded();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = exceeded();
+      controller.abort(error);
+      reject(error);
+    }, timeLeft);
+  });
+  try {
+    return await Promise.race([work(controller.signal), expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves after `ms`, or at once when that would pass `deadline`; never sleeps past it. */
+export function sleepUntilAtMost(ms: number, deadline: number): Promise<void> {
+  const wait = Math.max(0, Math.min(ms, deadline - Date.now()));
+  return new Promise((resolve) => setTimeout(resolve, wait));
+}
