@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { Duration, Stack, TimeZone, Validations } from "aws-cdk-lib";
+import { ArnFormat, Duration, Names, Stack, TimeZone, Validations } from "aws-cdk-lib";
 import {
   Alarm,
   ComparisonOperator,
@@ -18,7 +18,7 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/a
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
 import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
-import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { type CfnQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import {
   type PurgePolicyInput,
@@ -119,7 +119,20 @@ export class CsvDeletionPipeline extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(PIPELINE_DEFAULTS.deadLetterRetentionDays),
     });
+    // The DLQ names its one source queue (RedriveAllowPolicy byQueue). Naming the source queue
+    // up front lets the DLQ state its ARN without a circular reference between the two.
+    const queueName = `${Names.uniqueResourceName(this, { maxLength: 70, separator: "-" })}-jobs`;
+    const sourceQueueArn = Stack.of(this).formatArn({
+      service: "sqs",
+      resource: queueName,
+      arnFormat: ArnFormat.NO_RESOURCE_NAME,
+    });
+    (this.deadLetterQueue.node.defaultChild as CfnQueue).redriveAllowPolicy = {
+      redrivePermission: "byQueue",
+      sourceQueueArns: [sourceQueueArn],
+    };
     this.queue = new Queue(this, "Queue", {
+      queueName,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: settings.visibilityTimeout,

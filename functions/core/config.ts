@@ -112,6 +112,7 @@ export interface PlannerConfig {
   maxAttempts: number;
   requestTimeoutMs: number;
   sqsEndpoint: string | undefined;
+  secretsEndpoint: string | undefined;
 }
 
 /**
@@ -135,5 +136,7 @@ export function loadPlannerConfig(env: Env): PlannerConfig {
       900_000,
     ),
     sqsEndpoint: text(env, "AWS_ENDPOINT_URL_SQS") && url(env, "AWS_ENDPOINT_URL_SQS"),
+    secretsEndpoint:
+      text(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER") && url(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER"),
   };
 }

@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse } from "aws-lambda";
 import type { JobResult } from "../../functions/core/worker/deletion-worker.ts";
+import type { RuntimeOverrides } from "../../functions/core/worker/worker-runtime.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import {
   type EmbeddedSqs,
@@ -37,6 +38,7 @@ export async function startWorkerHarness(
     sandbox?: Partial<SandboxOptions>;
     env?: Record<string, string>;
     maxReceiveCount?: number;
+    overrides?: Partial<RuntimeOverrides>;
   } = {},
 ) {
   const sandbox = new SandboxHighLevelApi({ tokens: [TEST_TOKEN], ...options.sandbox });
@@ -62,6 +64,7 @@ export async function startWorkerHarness(
   const handler = createDeleteCsvHandler(env, {
     sqs: sqs.client,
     onSettled: (result) => results.push(result),
+    ...options.overrides,
   });
 
   const queueName = (url: string) => url.split("/").pop() as string;
@@ -85,8 +88,11 @@ export async function startWorkerHarness(
   const job = (locationId: string, csvId: string, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ locationId, csvId, ...extra });
 
-  /** Receives up to 10 visible messages, runs the handler on them like Lambda would, deletes the successes. */
-  const deliver = async (remainingMs = 60_000): Promise<Delivery> => {
+  /**
+   * Receives up to 10 visible messages, runs the handler on them like Lambda would, deletes the
+   * successes. `acknowledge: false` plays an invocation that timed out: nothing is deleted.
+   */
+  const deliver = async (remainingMs = 60_000, { acknowledge = true } = {}): Promise<Delivery> => {
     const received = await sqs.client.send(
       new ReceiveMessageCommand({
         QueueUrl: queues.queueUrl,
@@ -104,7 +110,7 @@ export async function startWorkerHarness(
     )) as SQSBatchResponse;
     const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
     const done = messages.filter((message) => !failed.has(message.MessageId as string));
-    if (done.length > 0) {
+    if (acknowledge && done.length > 0) {
       await sqs.client.send(
         new DeleteMessageBatchCommand({
           QueueUrl: queues.queueUrl,

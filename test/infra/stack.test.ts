@@ -71,6 +71,32 @@ describe("GhlCsvPurge stack", () => {
     });
   });
 
+  it("lets the DLQ take dead letters from its source queue only (RedriveAllowPolicy byQueue)", () => {
+    const queues = template.findResources("AWS::SQS::Queue");
+    const source = queues[queueId(template, false)]?.Properties;
+    const dlq = queues[queueId(template, true)]?.Properties;
+    expect(source?.QueueName).toMatch(/-jobs$/);
+    expect(dlq?.RedriveAllowPolicy).toEqual({
+      redrivePermission: "byQueue",
+      sourceQueueArns: [
+        {
+          "Fn::Join": [
+            "",
+            [
+              "arn:",
+              { Ref: "AWS::Partition" },
+              ":sqs:",
+              { Ref: "AWS::Region" },
+              ":",
+              { Ref: "AWS::AccountId" },
+              `:${source?.QueueName}`,
+            ],
+          ],
+        },
+      ],
+    });
+  });
+
   it("runs the worker on nodejs24.x, arm64, wired by DESIGN.md's env vars, with no token in them", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
       Runtime: "nodejs24.x",

@@ -98,6 +98,44 @@ describe("RatePacer", () => {
   });
 });
 
+describe("RatePacer against absurd headers", () => {
+  it("holds a location back at least 1 s after a 429, however short the interval it names", async () => {
+    const { pacer, slept } = pacerOnClock();
+    pacer.observe("loc", 200, headers(50, 100, 2_000), 1_000_000);
+    pacer.observe("loc", 429, { intervalMs: 150 }, 1_000_000);
+    await pacer.acquire("loc", Number.POSITIVE_INFINITY);
+    expect(slept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it("ignores intervals outside 100 ms – 10 min and keeps the window it knew", async () => {
+    const { pacer, slept } = pacerOnClock();
+    pacer.observe("loc", 200, headers(50, 100, 2_000), 1_000_000);
+    pacer.observe("loc", 429, { intervalMs: 999_999_999 }, 1_000_000);
+    await pacer.acquire("loc", Number.POSITIVE_INFINITY);
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(2_000);
+  });
+
+  it("never lets a reserve block a budget no larger than it", async () => {
+    const { pacer, clock } = pacerOnClock({ reserve: 1 });
+    pacer.observe("loc", 200, { max: 1, remaining: 0, intervalMs: 200 }, clock());
+    const permit = await pacer.acquire("loc", clock() + 1_000);
+    expect(permit.granted).toBe(true);
+  });
+});
+
+describe("readRateLimitHeaders: intervals", () => {
+  it.each(["1", "0.001", "99", "600001", "999999999"])("drops an interval of %s ms", (value) => {
+    expect(
+      readRateLimitHeaders(new Headers({ "x-ratelimit-interval-milliseconds": value })).intervalMs,
+    ).toBeUndefined();
+  });
+  it.each(["100", "10000", "600000"])("keeps an interval of %s ms", (value) => {
+    expect(
+      readRateLimitHeaders(new Headers({ "x-ratelimit-interval-milliseconds": value })).intervalMs,
+    ).toBe(Number(value));
+  });
+});
+
 describe("readRateLimitHeaders", () => {
   it("reads HighLevel's headers and skips malformed ones", () => {
     const parsed = readRateLimitHeaders(

@@ -117,7 +117,10 @@ export async function removeFromSourceQueue(
 /** SQS's answer when body and attributes pass the queue's MaximumMessageSize. */
 function isTooLarge(error: unknown): boolean {
   const { name, message } = error as { name?: string; message?: string };
-  return name === "InvalidParameterValue" && /shorter than|too long|size/i.test(message ?? "");
+  // The JSON protocol names it `AWS.SimpleQueueService.InvalidParameterValue` or `InvalidParameterValue`.
+  return (
+    /InvalidParameterValue$/.test(name ?? "") && /shorter than|too long|size/i.test(message ?? "")
+  );
 }
 
 /**

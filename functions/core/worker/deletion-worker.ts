@@ -135,6 +135,16 @@ export async function resolveVerdict(
       return pacedOut(answer, throttledAnswers > 0 ? 429 : undefined, attempts);
     }
     if (answer.kind === "unreachable") {
+      if (throttledAnswers > 0) {
+        // Time ran out while HighLevel was throttling this job: wait it out on the queue.
+        return {
+          kind: "throttled",
+          status: 429,
+          retryAfterMs: DEFAULT_THROTTLE_MS,
+          detail: `HighLevel answered 429 ${throttledAnswers} times and the invocation ran out of time`,
+          attempts,
+        };
+      }
       return { kind: "transient", detail: redact(answer.detail), attempts };
     }
     const detail = redact(answer.message ?? `HTTP ${answer.status}`);

@@ -10,6 +10,12 @@ import {
 } from "../highlevel/token-source.ts";
 import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
 
+/**
+ * An AWS endpoint that accepts connections and never answers must not hold an invocation: each
+ * try gives up after these, and every call is also aborted at the invocation's deadline.
+ */
+export const AWS_REQUEST_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 3_000 } as const;
+
 export interface RuntimeOverrides {
   sqs?: SQSClient;
   secrets?: SecretsProvider;
@@ -48,13 +54,19 @@ export function createHighLevelRuntime(
     if (overrides.sqs) return overrides.sqs;
     const { SQSClient } = await import("@aws-sdk/client-sqs");
     return new SQSClient({
+      requestHandler: AWS_REQUEST_TIMEOUTS,
       ...(config.sqsEndpoint && { endpoint: config.sqsEndpoint, useQueueUrlAsEndpoint: false }),
     });
   });
   const secrets = once(async () => {
     if (overrides.secrets) return overrides.secrets;
     const { SecretsProvider } = await import("@aws-lambda-powertools/parameters/secrets");
-    return new SecretsProvider();
+    return new SecretsProvider({
+      clientConfig: {
+        requestHandler: AWS_REQUEST_TIMEOUTS,
+        ...(config.secretsEndpoint && { endpoint: config.secretsEndpoint }),
+      },
+    });
   });
   const tokens =
     overrides.tokens ??
