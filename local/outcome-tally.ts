@@ -10,6 +10,8 @@ export class OutcomeTally {
   duplicates = 0;
   /** Copies of a job removed because another copy in the batch was parked or kept. */
   duplicatesRemoved = 0;
+  /** Jobs handed back to the queue while their location's budget was booked. */
+  handedBack = 0;
   calls = 0;
 
   readonly record = (result: JobResult): void => {
@@ -32,6 +34,9 @@ export class OutcomeTally {
         break;
       case "redelivered":
         this.redelivered += 1;
+        break;
+      case "handed-back":
+        this.handedBack += 1;
         break;
       case "duplicate-removed":
         this.duplicatesRemoved += 1;

@@ -92,6 +92,17 @@ function url(env: Env, name: string, fallback?: string): string {
   return value.replace(/\/+$/, "");
 }
 
+function tableName(env: Env, name: string): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(value)) {
+    throw new ConfigError(
+      name,
+      `must be a DynamoDB table name (3–255 of A-Z a-z 0-9 _ . -), got "${value}"`,
+    );
+  }
+  return value;
+}
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = text(env, name);
   if (raw === undefined) {
@@ -113,6 +124,9 @@ export interface PlannerConfig {
   requestTimeoutMs: number;
   sqsEndpoint: string | undefined;
   secretsEndpoint: string | undefined;
+  /** The coordination table (fleet-wide rate budgets); none → per-container pacing. */
+  coordinationTable: string | undefined;
+  dynamoDbEndpoint: string | undefined;
 }
 
 /**
@@ -138,5 +152,8 @@ export function loadPlannerConfig(env: Env): PlannerConfig {
     sqsEndpoint: text(env, "AWS_ENDPOINT_URL_SQS") && url(env, "AWS_ENDPOINT_URL_SQS"),
     secretsEndpoint:
       text(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER") && url(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+    coordinationTable: tableName(env, "COORDINATION_TABLE"),
+    dynamoDbEndpoint:
+      text(env, "AWS_ENDPOINT_URL_DYNAMODB") && url(env, "AWS_ENDPOINT_URL_DYNAMODB"),
   };
 }

@@ -22,6 +22,7 @@ const OUTCOME_METRICS = {
   deferred: "Deferred",
   redelivered: "Redelivered",
   "duplicate-removed": "DuplicateRemoved",
+  "handed-back": "HandedBack",
 } as const;
 
 /** Counts a settled job: one metric per outcome, and dead letters again by reason. */

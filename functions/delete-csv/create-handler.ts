@@ -34,7 +34,7 @@ export function createDeleteCsvHandler(
     const processor = new BatchProcessor(EventType.SQS);
     const handleRecord = async (record: SQSRecord) => {
       const result = await settle(toQueueMessage(record));
-      if (result.outcome === "redelivered") {
+      if (result.outcome === "redelivered" || result.outcome === "handed-back") {
         throw new RedeliveryRequested(record.messageId);
       }
     };

@@ -6,7 +6,7 @@ import {
   parseAnswerBody,
   readAnswerBody,
 } from "./answer-body.ts";
-import { type RateLimitHeaders, type RatePacer, readRateLimitHeaders } from "./rate-pacer.ts";
+import { type Pacer, type RateLimitHeaders, readRateLimitHeaders } from "./rate-pacer.ts";
 import { tokenFingerprint } from "./token-source.ts";
 
 export const HIGHLEVEL_API_VERSION = "2021-07-28";
@@ -47,7 +47,12 @@ export interface HighLevelClientOptions {
   timeoutMs: number;
   /** Tries per call for 5xx, 408, network errors and timeouts. */
   maxAttempts: number;
-  pacer: RatePacer;
+  pacer: Pacer;
+  /**
+   * The longest a call waits for its location's budget; past it the call is `paced-out`, so a
+   * worker lane hands the job back and takes other work instead of sleeping on one location.
+   */
+  maxBudgetWaitMs?: number;
   /** Called before each retry of a transient failure (for metrics). */
   onRetry?: (info: { attempt: number; reason: string }) => void;
   /** Upper bound of one backoff delay. */
@@ -142,7 +147,7 @@ async function callPaced(
     if (context.deadline - Date.now() <= 0) {
       return { kind: "unreachable", detail: "no time left in this invocation", attempts };
     }
-    const permit = await options.pacer.acquire(key, context.deadline);
+    const permit = await options.pacer.acquire(key, context.deadline, options.maxBudgetWaitMs);
     if (!permit.granted) {
       return {
         kind: "paced-out",

@@ -56,6 +56,22 @@ export type Permit =
   | { granted: true; waitedMs: number }
   | { granted: false; reason: "burst" | "daily"; retryAfterMs: number };
 
+/**
+ * What the HighLevel client needs from a rate budget: a permit before each call, and every
+ * answer's rate headers after it. `RatePacer` keeps the budget in this container's memory;
+ * `FleetBudget` shares it with every container through the coordination table.
+ */
+export interface Pacer {
+  /**
+   * Waits until a call may be made for `key`, reserving it. Gives up without waiting when the
+   * wait would end after `deadline` or last longer than `maxWaitMs`, saying how long to stay away.
+   */
+  acquire(key: string, deadline: number, maxWaitMs?: number): Promise<Permit>;
+  observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void;
+  /** Calls that had to wait for the budget, and how long they waited in all. */
+  readonly waits: { count: number; totalMs: number };
+}
+
 interface RateBudget {
   max: number | undefined;
   intervalMs: number;
@@ -84,7 +100,7 @@ interface RateBudget {
  * const permit = await pacer.acquire("loc1:ab12", deadline);
  * if (permit.granted) { const sentAt = Date.now(); const res = await fetch(...); pacer.observe("loc1:ab12", res.status, readRateLimitHeaders(res.headers), sentAt); }
  */
-export class RatePacer {
+export class RatePacer implements Pacer {
   readonly #budgets = new Map<string, RateBudget>();
   readonly #reserve: number;
   readonly #defaultIntervalMs: number;
@@ -102,12 +118,13 @@ export class RatePacer {
     this.#sleep = options.sleep ?? sleep;
   }
 
-  /**
-   * Waits until a call may be made for `key`, reserving it. Gives up without waiting when
-   * the wait would end after `deadline` (epoch ms), saying how long the caller should stay away.
-   */
-  async acquire(key: string, deadline: number): Promise<Permit> {
+  async acquire(
+    key: string,
+    deadline: number,
+    maxWaitMs = Number.POSITIVE_INFINITY,
+  ): Promise<Permit> {
     const started = this.#now();
+    const giveUpAfter = Math.min(deadline, started + maxWaitMs);
     for (;;) {
       const now = this.#now();
       const budget = this.#budgets.get(key);
@@ -136,14 +153,13 @@ export class RatePacer {
         }
         return { granted: true, waitedMs: now - started };
       }
-      if (waitUntil > deadline) {
+      if (waitUntil > giveUpAfter) {
         return { granted: false, reason: "burst", retryAfterMs: waitUntil - now };
       }
       await this.#sleep(waitUntil - now);
     }
   }
 
-  /** Records what an answer said about the budget of `key`; `sentAt` is when that call was made. */
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
     const now = this.#now();
     const intervalMs = saneInterval(headers.intervalMs);

@@ -30,7 +30,9 @@ export type JobOutcome =
   | "deferred"
   | "redelivered"
   /** Another copy of the same job in the batch was dead-lettered, deferred or left for redelivery. */
-  | "duplicate-removed";
+  | "duplicate-removed"
+  /** Its location's budget was booked longer than a lane waits: back on the queue for later. */
+  | "handed-back";
 
 export interface JobResult {
   messageId: string;
@@ -267,6 +269,7 @@ function pacedOut(
 ): Verdict {
   return {
     kind: "throttled",
+    ...(answer.reason === "burst" && status === undefined && { budgetWait: true }),
     ...(status !== undefined && { status }),
     retryAfterMs: answer.retryAfterMs,
     detail:
@@ -351,6 +354,9 @@ async function settle(
         detail: clip(disposition.detail),
       });
       return result(deps, { ...base, outcome: "redelivered" });
+    case "hand-back":
+      await handBack(deps, message, job, disposition.visibilitySeconds, answerBy);
+      return result(deps, { ...base, outcome: "handed-back" });
     case "defer":
     case "dead-letter":
       break;
@@ -399,6 +405,43 @@ async function park(
   await beforeDeadline(answerBy, "dead-lettering the job", (abortSignal) =>
     sendToDeadLetterQueue(sqs, deps.config.deadLetterQueueUrl, message, failure, { abortSignal }),
   );
+}
+
+/**
+ * Makes the message visible again in `visibilitySeconds` (and reports it as a batch item
+ * failure): a job waiting for its location's budget costs no deferral and no lane time. If the
+ * change fails, the queue's own visibility timeout brings it back later.
+ */
+async function handBack(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  job: DeletionJob | undefined,
+  visibilitySeconds: number,
+  answerBy: number,
+): Promise<void> {
+  if (!message.receiptHandle) return;
+  try {
+    const sqs = await deps.sqs();
+    const { ChangeMessageVisibilityCommand } = await import("@aws-sdk/client-sqs");
+    await beforeDeadline(answerBy, "handing the job back", (abortSignal) =>
+      sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: deps.config.queueUrl,
+          ReceiptHandle: message.receiptHandle,
+          VisibilityTimeout: visibilitySeconds,
+        }),
+        { abortSignal },
+      ),
+    );
+  } catch (error) {
+    deps.log.warn(
+      "could not hand the job back early; it returns after the visibility timeout",
+      logContext(message, job),
+      {
+        error: describeError(error),
+      },
+    );
+  }
 }
 
 /**

@@ -10,6 +10,7 @@
  * | 400, 422, other 4xx           | rejected        | GET to check: gone/deleted → already-absent; else DLQ |
  * | 401, 403                      | unauthorized    | re-read token, try once more; else DLQ            |
  * | 429                           | throttled       | wait and retry in time; else defer; DLQ after MAX_DEFERRALS |
+ * | (budget busy > ~1 s)          | throttled       | hand back (visibility), or defer on the last receive |
  * | any 5xx, 408, network, timeout| transient       | last receive → DLQ `exhausted`; else redeliver    |
  * | invalid body                  | invalid-job     | DLQ                                               |
  */
@@ -30,7 +31,15 @@ export type Verdict =
   | { kind: "already-absent"; attempts: number }
   | { kind: "rejected"; status: number; detail: string; attempts: number }
   | { kind: "unauthorized"; status?: number; detail: string; attempts: number }
-  | { kind: "throttled"; retryAfterMs: number; detail: string; status?: number; attempts: number }
+  | {
+      kind: "throttled";
+      retryAfterMs: number;
+      detail: string;
+      status?: number;
+      attempts: number;
+      /** Only waiting for the (fleet's) budget: HighLevel refused nothing. */
+      budgetWait?: boolean;
+    }
   | { kind: "transient"; detail: string; status?: number; attempts: number }
   | { kind: "invalid-job"; detail: string };
 
@@ -68,6 +77,7 @@ export type Disposition =
       attempts: number;
     }
   | { action: "defer"; delaySeconds: number; deferrals: number }
+  | { action: "hand-back"; visibilitySeconds: number }
   | { action: "redeliver"; detail: string };
 
 export interface DeliveryFacts {
@@ -107,6 +117,17 @@ export function decideDisposition(verdict: Verdict, facts: DeliveryFacts): Dispo
         attempts: verdict.attempts,
       };
     case "throttled":
+      if (verdict.budgetWait && facts.receiveCount < facts.maxReceiveCount) {
+        // The lane does not sleep on one location: the job comes back when the budget may
+        // have room, later each time it is handed back, and the lane takes other work.
+        return {
+          action: "hand-back",
+          visibilitySeconds: Math.min(
+            MAX_DELAY_SECONDS,
+            Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)) * 2 ** (facts.receiveCount - 1),
+          ),
+        };
+      }
       if (facts.deferrals >= facts.maxDeferrals) {
         return {
           action: "dead-letter",

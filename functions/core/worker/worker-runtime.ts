@@ -1,8 +1,9 @@
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { PlannerConfig, WorkerConfig } from "../config.ts";
+import { FleetBudget } from "../highlevel/fleet-budget.ts";
 import { createHighLevelClient } from "../highlevel/highlevel-client.ts";
-import { RatePacer } from "../highlevel/rate-pacer.ts";
+import { type Pacer, RatePacer } from "../highlevel/rate-pacer.ts";
 import {
   fixedTokenSource,
   secretTokenSource,
@@ -14,13 +15,19 @@ import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
  * An AWS endpoint that accepts connections and never answers must not hold an invocation: each
  * try gives up after these, and every call is also aborted at the invocation's deadline.
  */
+/**
+ * The longest a worker lane waits for one location's budget. Past it the job is handed back to
+ * the queue and the lane takes other work (DESIGN.md, fairness across locations).
+ */
+export const MAX_BUDGET_WAIT_MS = 1_200;
+
 export const AWS_REQUEST_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 3_000 } as const;
 
 export interface RuntimeOverrides {
   sqs?: SQSClient;
   secrets?: SecretsProvider;
   tokens?: TokenSource;
-  pacer?: RatePacer;
+  pacer?: Pacer;
   log: WorkerLog;
   onRetry?: () => void;
   onSettled?: WorkerDeps["onSettled"];
@@ -32,7 +39,9 @@ export interface RuntimeOverrides {
  * the HighLevel client.
  */
 export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrides): WorkerDeps {
-  const { sqs, tokens, client } = createHighLevelRuntime(config, overrides);
+  const { sqs, tokens, client } = createHighLevelRuntime(config, overrides, {
+    maxBudgetWaitMs: MAX_BUDGET_WAIT_MS,
+  });
   return {
     config,
     client,
@@ -46,9 +55,10 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
 /** The clients both Lambdas need: SQS, the token source and the paced HighLevel client. */
 export function createHighLevelRuntime(
   config: PlannerConfig,
-  overrides: Omit<RuntimeOverrides, "log" | "onSettled">,
+  overrides: Omit<RuntimeOverrides, "log" | "onSettled"> & { log?: WorkerLog },
+  clientOptions: { maxBudgetWaitMs?: number } = {},
 ) {
-  const pacer = overrides.pacer ?? new RatePacer();
+  const pacer = overrides.pacer ?? createPacer(config, overrides.log);
   // The AWS SDK clients are created on first use: importing them costs ~40 ms each at cold start.
   const sqs = once(async () => {
     if (overrides.sqs) return overrides.sqs;
@@ -79,9 +89,40 @@ export function createHighLevelRuntime(
     timeoutMs: config.requestTimeoutMs,
     maxAttempts: config.maxAttempts,
     pacer,
+    ...clientOptions,
     ...(overrides.onRetry && { onRetry: overrides.onRetry }),
   });
   return { sqs, tokens, client, pacer };
+}
+
+/**
+ * The fleet-wide budget when `COORDINATION_TABLE` is set, else a pacer of this container alone
+ * (correct for one container only).
+ */
+function createPacer(config: PlannerConfig, log: WorkerLog | undefined): Pacer {
+  const local = new RatePacer();
+  if (!config.coordinationTable) return local;
+  const endpoint = config.dynamoDbEndpoint;
+  return new FleetBudget({
+    tableName: config.coordinationTable,
+    fallback: local,
+    client: once(async () => {
+      const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+      return new DynamoDBClient({
+        requestHandler: AWS_REQUEST_TIMEOUTS,
+        maxAttempts: 2,
+        ...(endpoint && { endpoint }),
+      });
+    }),
+    onFallback: (error) =>
+      log?.warn(
+        "the coordination table cannot be reached: this container paces HighLevel calls alone for now",
+        {
+          error:
+            error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : "unknown",
+        },
+      ),
+  });
 }
 
 function once<T>(create: () => Promise<T>): () => Promise<T> {

@@ -1,0 +1,340 @@
+import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { beforeDeadline } from "../deadline.ts";
+import {
+  MIN_THROTTLE_HOLD_MS,
+  type Pacer,
+  type Permit,
+  type RateLimitHeaders,
+  type RatePacer,
+} from "./rate-pacer.ts";
+
+/** HighLevel's documented burst limit (100 calls / 10 s), used until an answer tells the real one. */
+const DEFAULT_SPACING_MS = 10_000 / 99;
+const DAILY_PAUSE_MS = 15 * 60_000;
+/** A 429 without a usable interval holds the location back for HighLevel's documented window. */
+const DEFAULT_THROTTLE_HOLD_MS = 10_000;
+/** How long a container paces alone after the table failed, before it tries the table again. */
+const FALLBACK_MS = 60_000;
+/** Budget items outlive any window by far; TTL removes those of locations no longer worked. */
+const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
+const MAX_TABLE_TRIES = 4;
+
+export interface FleetBudgetOptions {
+  /** The DynamoDB client, created on first use. */
+  client: () => Promise<DynamoDBClient>;
+  tableName: string;
+  /** Paces this container alone while the table cannot be reached. */
+  fallback: RatePacer;
+  /** Calls of each window left unspent by the whole fleet (default 1). */
+  reserve?: number;
+  /** Told once per container when the table fails and pacing falls back to the container. */
+  onFallback?: (error: unknown) => void;
+}
+
+/** What this container last learnt of one budget key; the table is the truth. */
+interface KnownBudget {
+  spacingMs: number;
+  /** The spacing the table was last seen to hold (so a learnt spacing is written once). */
+  tableSpacingMs: number | undefined;
+  /** The table's next free slot when last seen (epoch ms). */
+  nextSlot: number | undefined;
+  dailyBlockedUntil: number;
+}
+
+type Take =
+  | { kind: "slot"; at: number }
+  | { kind: "busy"; until: number }
+  | { kind: "daily"; until: number }
+  | { kind: "idle" };
+
+/**
+ * One rate budget per location and token for the whole fleet, kept in the coordination table
+ * (`pk = "budget#<locationId>#<token fingerprint>"`).
+ *
+ * It spaces calls evenly: the item holds the budget's next free slot, and each permit moves it
+ * on by `interval / (max − reserve)` in one conditional `UpdateItem`, so in any window of
+ * HighLevel's interval, wherever HighLevel anchors it, the fleet makes at most `max − reserve`
+ * calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
+ * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
+ * correct under any number of writers; a permit usually costs one write.
+ *
+ * If the table cannot be reached, this container paces alone (`fallback`) for a minute and
+ * says so once; no job fails because the table is down.
+ *
+ * @example
+ * const budget = new FleetBudget({ client: async () => dynamo, tableName, fallback: new RatePacer() });
+ * const permit = await budget.acquire("loc1:ab12cd34ef56", deadline, 1_000);
+ */
+export class FleetBudget implements Pacer {
+  readonly #options: FleetBudgetOptions;
+  readonly #reserve: number;
+  readonly #known = new Map<string, KnownBudget>();
+  readonly #pendingWrites = new Set<Promise<unknown>>();
+  #fallbackUntil = 0;
+  #fallbackAnnounced = false;
+  readonly waits = { count: 0, totalMs: 0 };
+  /** Table requests made, for the cost model and the benchmark. */
+  readonly requests = { writes: 0, reads: 0, conflicts: 0 };
+
+  constructor(options: FleetBudgetOptions) {
+    this.#options = options;
+    this.#reserve = options.reserve ?? 1;
+  }
+
+  /** True while the table is out of reach and this container paces alone. */
+  get fallingBack(): boolean {
+    return this.#fallbackUntil > Date.now();
+  }
+
+  async acquire(
+    key: string,
+    deadline: number,
+    maxWaitMs = Number.POSITIVE_INFINITY,
+  ): Promise<Permit> {
+    if (this.fallingBack) return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+    const started = Date.now();
+    const latest = Math.min(deadline, started + maxWaitMs);
+    const known = this.#knownFor(key);
+    if (known.dailyBlockedUntil > started) {
+      return { granted: false, reason: "daily", retryAfterMs: known.dailyBlockedUntil - started };
+    }
+    if (known.nextSlot !== undefined && known.nextSlot > latest) {
+      // Known to be booked past our patience: no need to ask the table.
+      return { granted: false, reason: "burst", retryAfterMs: known.nextSlot - started };
+    }
+    let take: Take;
+    try {
+      take = await this.#take(key, known, latest, deadline);
+    } catch (error) {
+      this.#fallBack(error);
+      return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+    }
+    const now = Date.now();
+    switch (take.kind) {
+      case "daily":
+        return { granted: false, reason: "daily", retryAfterMs: take.until - now };
+      case "busy":
+      case "idle":
+        return {
+          granted: false,
+          reason: "burst",
+          retryAfterMs: take.kind === "busy" ? take.until - now : known.spacingMs,
+        };
+      case "slot":
+        if (take.at > now) {
+          await new Promise((resolve) => setTimeout(resolve, take.at - now));
+        }
+        if (take.at > started) {
+          this.waits.count += 1;
+          this.waits.totalMs += Date.now() - started;
+        }
+        return { granted: true, waitedMs: Date.now() - started };
+    }
+  }
+
+  observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
+    this.#options.fallback.observe(key, status, headers, sentAt);
+    if (this.fallingBack) return;
+    const known = this.#knownFor(key);
+    const now = Date.now();
+    if (headers.max !== undefined && headers.max > 0 && headers.intervalMs !== undefined) {
+      const calls = headers.max > this.#reserve ? headers.max - this.#reserve : headers.max;
+      const spacingMs = headers.intervalMs / calls;
+      known.spacingMs = spacingMs;
+      if (
+        known.tableSpacingMs === undefined ||
+        Math.abs(known.tableSpacingMs - spacingMs) > spacingMs * 0.005
+      ) {
+        known.tableSpacingMs = spacingMs;
+        this.#write(key, "SET spacing = :spacing, #ttl = :ttl", { ":spacing": num(spacingMs) });
+      }
+    }
+    if (status === 429) {
+      const holdUntil =
+        now + Math.max(MIN_THROTTLE_HOLD_MS, headers.intervalMs ?? DEFAULT_THROTTLE_HOLD_MS);
+      known.nextSlot = Math.max(known.nextSlot ?? 0, holdUntil);
+      this.#write(
+        key,
+        "SET tat = :until, #ttl = :ttl",
+        { ":until": num(holdUntil) },
+        "attribute_not_exists(tat) OR tat < :until",
+      );
+    }
+    if (headers.dailyRemaining === 0 && known.dailyBlockedUntil <= now) {
+      const until = now + DAILY_PAUSE_MS;
+      known.dailyBlockedUntil = until;
+      // Recorded once for the fleet: later writers find it set and leave it.
+      this.#write(
+        key,
+        "SET dailyUntil = :until, #ttl = :ttl",
+        { ":until": num(until), ":now": num(now) },
+        "attribute_not_exists(dailyUntil) OR dailyUntil < :now",
+      );
+    }
+  }
+
+  /** Waits for the writes `observe` started (tests, and before a process exits). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#pendingWrites]);
+  }
+
+  async #take(key: string, known: KnownBudget, latest: number, deadline: number): Promise<Take> {
+    for (let tries = 0; tries < MAX_TABLE_TRIES; tries++) {
+      const now = Date.now();
+      const floor = now - known.spacingMs;
+      const idle = known.nextSlot === undefined || known.nextSlot < floor;
+      const values: Record<string, AttributeValue> = {
+        ":now": num(now),
+        ":floor": num(floor),
+        ":spacing": num(known.spacingMs),
+      };
+      const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
+      const spacingUsed = known.spacingMs;
+      const item = idle
+        ? // Nobody has called lately: the slot is now, the next one a spacing later.
+          await this.#update(
+            key,
+            "SET tat = :next, #ttl = :ttl",
+            { ...values, ":next": num(now + known.spacingMs) },
+            `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}`,
+            deadline,
+          )
+        : await this.#update(
+            key,
+            "SET tat = tat + :spacing, #ttl = :ttl",
+            { ...values, ":latest": num(latest) },
+            `tat BETWEEN :floor AND :latest AND ${notDaily}`,
+            deadline,
+          );
+      if (item) {
+        const nextSlot = readNumber(item.tat) ?? now + known.spacingMs;
+        this.#learn(known, item);
+        known.nextSlot = nextSlot;
+        return { kind: "slot", at: idle ? now : nextSlot - spacingUsed };
+      }
+      // The condition failed: read what the table holds and decide again.
+      const current = await this.#read(key, deadline);
+      this.#learn(known, current);
+      known.nextSlot = readNumber(current?.tat);
+      if (known.dailyBlockedUntil > now) return { kind: "daily", until: known.dailyBlockedUntil };
+      if (known.nextSlot !== undefined && known.nextSlot > latest) {
+        return { kind: "busy", until: known.nextSlot };
+      }
+    }
+    return { kind: "idle" };
+  }
+
+  #learn(known: KnownBudget, item: Record<string, AttributeValue> | undefined): void {
+    const spacing = readNumber(item?.spacing);
+    if (spacing !== undefined && spacing > 0) {
+      known.spacingMs = spacing;
+      known.tableSpacingMs = spacing;
+    }
+    known.dailyBlockedUntil = readNumber(item?.dailyUntil) ?? known.dailyBlockedUntil;
+  }
+
+  /** A conditional update; `undefined` when the condition failed. */
+  async #update(
+    key: string,
+    expression: string,
+    values: Record<string, AttributeValue>,
+    condition: string | undefined,
+    deadline: number,
+  ): Promise<Record<string, AttributeValue> | undefined> {
+    const { UpdateItemCommand } = await import("@aws-sdk/client-dynamodb");
+    const client = await this.#options.client();
+    this.requests.writes += 1;
+    try {
+      const answer = await beforeDeadline(deadline, "taking a rate permit", (abortSignal) =>
+        client.send(
+          new UpdateItemCommand({
+            TableName: this.#options.tableName,
+            Key: { pk: { S: budgetItemKey(key) } },
+            UpdateExpression: expression,
+            ...(condition && { ConditionExpression: condition }),
+            ExpressionAttributeNames: { "#ttl": "ttl" },
+            ExpressionAttributeValues: {
+              ...values,
+              ":ttl": num(Math.floor(Date.now() / 1000) + ITEM_LIFETIME_SECONDS),
+            },
+            ReturnValues: "ALL_NEW",
+          }),
+          { abortSignal },
+        ),
+      );
+      return answer.Attributes ?? {};
+    } catch (error) {
+      if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
+        this.requests.conflicts += 1;
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async #read(key: string, deadline: number): Promise<Record<string, AttributeValue> | undefined> {
+    const { GetItemCommand } = await import("@aws-sdk/client-dynamodb");
+    const client = await this.#options.client();
+    this.requests.reads += 1;
+    const answer = await beforeDeadline(deadline, "reading a rate budget", (abortSignal) =>
+      client.send(
+        new GetItemCommand({
+          TableName: this.#options.tableName,
+          Key: { pk: { S: budgetItemKey(key) } },
+          ConsistentRead: true,
+        }),
+        { abortSignal },
+      ),
+    );
+    return answer.Item;
+  }
+
+  /** A write `observe` starts without waiting for it; its failure only switches to the fallback. */
+  #write(
+    key: string,
+    expression: string,
+    values: Record<string, AttributeValue>,
+    condition?: string,
+  ): void {
+    const write = this.#update(key, expression, values, condition, Date.now() + 5_000)
+      .catch((error) => this.#fallBack(error))
+      .finally(() => this.#pendingWrites.delete(write));
+    this.#pendingWrites.add(write);
+  }
+
+  #fallBack(error: unknown): void {
+    this.#fallbackUntil = Date.now() + FALLBACK_MS;
+    if (!this.#fallbackAnnounced) {
+      this.#fallbackAnnounced = true;
+      this.#options.onFallback?.(error);
+    }
+  }
+
+  #knownFor(key: string): KnownBudget {
+    let known = this.#known.get(key);
+    if (!known) {
+      known = {
+        spacingMs: DEFAULT_SPACING_MS,
+        tableSpacingMs: undefined,
+        nextSlot: undefined,
+        dailyBlockedUntil: 0,
+      };
+      this.#known.set(key, known);
+    }
+    return known;
+  }
+}
+
+/** The coordination table's key for a budget key (`<locationId>:<fingerprint>`). */
+export function budgetItemKey(key: string): string {
+  return `budget#${key.replace(":", "#")}`;
+}
+
+function num(value: number): AttributeValue {
+  return { N: String(Math.round(value * 1000) / 1000) };
+}
+
+function readNumber(value: AttributeValue | undefined): number | undefined {
+  const parsed = value?.N === undefined ? Number.NaN : Number(value.N);
+  return Number.isFinite(parsed) ? parsed : undefined;
+}
