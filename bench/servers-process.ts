@@ -5,6 +5,7 @@
  * "stats" and "exit" on stdin.
  */
 import { createInterface } from "node:readline";
+import { startEmbeddedDynamoDb } from "../local/embedded-dynamodb.ts";
 import { startEmbeddedSqs } from "../local/embedded-sqs.ts";
 import { SandboxHighLevelApi, type SandboxOptions } from "../local/sandbox-api.ts";
 
@@ -15,6 +16,10 @@ export interface ServersConfig {
   visibilityTimeoutSeconds: number;
   /** Send the jobs to the queue (the pipeline benchmarks); else only seed uploads. */
   enqueue: boolean;
+  /** `grouped`: all of one location's jobs, then the next (a sorted export). Default interleaved. */
+  order?: "interleaved" | "grouped";
+  /** Also serve the coordination table (the fleet benchmark). */
+  coordination?: boolean;
 }
 
 export interface ServersInfo {
@@ -27,6 +32,7 @@ export interface ServersInfo {
     deadLetterQueueArn: string;
   };
   jobs: Array<{ locationId: string; csvId: string }>;
+  coordination?: { endpoint: string; tableName: string };
 }
 
 export interface ServersStats {
@@ -45,9 +51,13 @@ const queues = await sqs.createPipelineQueues("bench-jobs", {
 });
 const sandbox = new SandboxHighLevelApi(config.sandbox);
 const baseUrl = await sandbox.start();
+const coordination = config.coordination ? await startEmbeddedDynamoDb() : undefined;
 const jobs: ServersInfo["jobs"] = [];
+const perLocation = Math.ceil(config.jobs / config.locations.length);
 for (let i = 0; i < config.jobs; i++) {
-  const locationId = config.locations[i % config.locations.length] as string;
+  const index =
+    config.order === "grouped" ? Math.floor(i / perLocation) : i % config.locations.length;
+  const locationId = config.locations[index] as string;
   jobs.push({ locationId, csvId: sandbox.addUpload(locationId)._id });
 }
 if (config.enqueue) {
@@ -59,6 +69,9 @@ const info: ServersInfo = {
   baseUrl,
   queues,
   jobs: config.enqueue ? [] : jobs,
+  ...(coordination && {
+    coordination: { endpoint: coordination.endpoint, tableName: coordination.tableName },
+  }),
 };
 process.stdout.write(`${JSON.stringify(info)}\n`);
 
@@ -79,4 +92,5 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 await sandbox.stop();
 await sqs.stop();
+await coordination?.stop();
 process.exit(0);

@@ -107,7 +107,7 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
     report,
     [
       summaryText(report),
-      `paced waits:      ${report.pacedWaits} (calls held until HighLevel's window turned over)`,
+      `paced waits:      ${report.pacedWaits} (calls held for their slot in the location's rate budget)`,
       `HighLevel 429s:   ${report.throttled429}`,
       `sandbox agrees:   ${report.sandboxAgrees ? "yes" : "NO"}`,
     ].join("\n"),

@@ -1,7 +1,9 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { FleetBudget } from "../functions/core/highlevel/fleet-budget.ts";
 import { RatePacer } from "../functions/core/highlevel/rate-pacer.ts";
 import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { createLocalDynamoDbClient, startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import {
   createLocalSqsClient,
   type EmbeddedSqs,
@@ -29,7 +31,16 @@ export interface LocalPipelineOptions {
   /** Called after each invocation (benchmarks measure time per batch). */
   onBatch?: PollerOptions["onBatch"];
   /** Use queues on an SQS endpoint that is already running (benchmarks) instead of starting one. */
-  external?: { endpoint: string; queues: PipelineQueues };
+  external?: {
+    endpoint: string;
+    queues: PipelineQueues;
+    /** A coordination table already running (one per fleet: every worker process shares it). */
+    coordination?: { endpoint: string; tableName: string };
+  };
+  /** Pace with this process's memory alone instead of the coordination table (comparisons). */
+  perContainerPacing?: boolean;
+  /** Told once when the coordination table fails and pacing falls back to this process. */
+  onBudgetFallback?: (error: unknown) => void;
 }
 
 export interface QueueDepth {
@@ -59,7 +70,23 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       ),
     }));
   const tally = new OutcomeTally();
-  const pacer = new RatePacer();
+  const embeddedTable =
+    options.perContainerPacing || options.external?.coordination
+      ? undefined
+      : await startEmbeddedDynamoDb();
+  const coordination = options.perContainerPacing
+    ? undefined
+    : (options.external?.coordination ?? embeddedTable);
+  const dynamoDb = coordination && createLocalDynamoDbClient(coordination.endpoint);
+  const pacer =
+    coordination && dynamoDb
+      ? new FleetBudget({
+          client: async () => dynamoDb,
+          tableName: coordination.tableName,
+          fallback: new RatePacer(),
+          ...(options.onBudgetFallback && { onFallback: options.onBudgetFallback }),
+        })
+      : new RatePacer();
   const handler = createDeleteCsvHandler(
     {
       HIGHLEVEL_BASE_URL: options.highLevelBaseUrl,
@@ -71,6 +98,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       HIGHLEVEL_MAX_ATTEMPTS: String(PIPELINE_DEFAULTS.highLevelMaxAttempts),
       WORKER_CONCURRENCY: String(PIPELINE_DEFAULTS.workerConcurrency),
       MAX_DEFERRALS: String(PIPELINE_DEFAULTS.maxDeferrals),
+      ...(coordination && {
+        COORDINATION_TABLE: coordination.tableName,
+        AWS_ENDPOINT_URL_DYNAMODB: coordination.endpoint,
+      }),
       ...options.workerEnv,
     },
     { sqs: sqs.client, pacer, onSettled: tally.record },
@@ -162,6 +193,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     stop: async () => {
       await poller.stop();
       await sqs.stop();
+      dynamoDb?.destroy();
+      await embeddedTable?.stop();
     },
   };
 }

@@ -19,6 +19,11 @@ export interface WorkerConfig extends PlannerConfig {
   maxReceiveCount: number;
   workerConcurrency: number;
   maxDeferrals: number;
+  /**
+   * The longest a worker lane waits for one location's budget. Past it the job is handed back
+   * to the queue and the lane takes other work (fairness across locations).
+   */
+  budgetWaitMs: number;
 }
 
 export const WORKER_DEFAULTS = {
@@ -29,6 +34,7 @@ export const WORKER_DEFAULTS = {
   requestTimeoutMs: 10_000,
   workerConcurrency: 5,
   maxDeferrals: 100,
+  budgetWaitMs: 1_000,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +58,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       100,
     ),
     maxDeferrals: integer(env, "MAX_DEFERRALS", WORKER_DEFAULTS.maxDeferrals, 0, 10_000),
+    budgetWaitMs: integer(env, "BUDGET_WAIT_MS", WORKER_DEFAULTS.budgetWaitMs, 0, 60_000),
   };
 }
 

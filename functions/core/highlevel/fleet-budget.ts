@@ -74,7 +74,7 @@ export class FleetBudget implements Pacer {
   #fallbackAnnounced = false;
   readonly waits = { count: 0, totalMs: 0 };
   /** Table requests made, for the cost model and the benchmark. */
-  readonly requests = { writes: 0, reads: 0, conflicts: 0 };
+  readonly requests = { writes: 0, reads: 0, conflicts: 0, staleSlots: 0 };
 
   constructor(options: FleetBudgetOptions) {
     this.#options = options;
@@ -95,40 +95,45 @@ export class FleetBudget implements Pacer {
     const started = Date.now();
     const latest = Math.min(deadline, started + maxWaitMs);
     const known = this.#knownFor(key);
-    if (known.dailyBlockedUntil > started) {
-      return { granted: false, reason: "daily", retryAfterMs: known.dailyBlockedUntil - started };
-    }
     if (known.nextSlot !== undefined && known.nextSlot > latest) {
-      // Known to be booked past our patience: no need to ask the table.
+      // Known to be booked past our horizon: no need to ask the table.
       return { granted: false, reason: "burst", retryAfterMs: known.nextSlot - started };
     }
-    let take: Take;
-    try {
-      take = await this.#take(key, known, latest, deadline);
-    } catch (error) {
-      this.#fallBack(error);
-      return this.#options.fallback.acquire(key, deadline, maxWaitMs);
-    }
-    const now = Date.now();
-    switch (take.kind) {
-      case "daily":
-        return { granted: false, reason: "daily", retryAfterMs: take.until - now };
-      case "busy":
-      case "idle":
-        return {
-          granted: false,
-          reason: "burst",
-          retryAfterMs: take.kind === "busy" ? take.until - now : known.spacingMs,
-        };
-      case "slot":
-        if (take.at > now) {
-          await new Promise((resolve) => setTimeout(resolve, take.at - now));
-        }
-        if (take.at > started) {
-          this.waits.count += 1;
-          this.waits.totalMs += Date.now() - started;
-        }
-        return { granted: true, waitedMs: Date.now() - started };
+    for (;;) {
+      let take: Take;
+      try {
+        take = await this.#take(key, known, latest, deadline);
+      } catch (error) {
+        this.#fallBack(error);
+        return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+      }
+      const now = Date.now();
+      switch (take.kind) {
+        case "daily":
+          return { granted: false, reason: "daily", retryAfterMs: take.until - now };
+        case "busy":
+        case "idle":
+          return {
+            granted: false,
+            reason: "burst",
+            retryAfterMs: take.kind === "busy" ? take.until - now : known.spacingMs,
+          };
+        case "slot":
+          if (take.at > now) {
+            await new Promise((resolve) => setTimeout(resolve, take.at - now));
+          }
+          // A container woken (or answered) well after its slot would crowd the slots that
+          // follow: it lets that one go and takes a fresh one.
+          if (Date.now() - take.at > known.spacingMs / 2) {
+            this.requests.staleSlots += 1;
+            continue;
+          }
+          if (take.at > started) {
+            this.waits.count += 1;
+            this.waits.totalMs += Date.now() - started;
+          }
+          return { granted: true, waitedMs: Date.now() - started, slotAt: take.at };
+      }
     }
   }
 
@@ -139,7 +144,8 @@ export class FleetBudget implements Pacer {
     const now = Date.now();
     if (headers.max !== undefined && headers.max > 0 && headers.intervalMs !== undefined) {
       const calls = headers.max > this.#reserve ? headers.max - this.#reserve : headers.max;
-      const spacingMs = headers.intervalMs / calls;
+      // A hair over interval / calls, so that `calls` slots never fit inside one interval.
+      const spacingMs = (headers.intervalMs / calls) * 1.0001;
       known.spacingMs = spacingMs;
       if (
         known.tableSpacingMs === undefined ||
@@ -181,28 +187,30 @@ export class FleetBudget implements Pacer {
   async #take(key: string, known: KnownBudget, latest: number, deadline: number): Promise<Take> {
     for (let tries = 0; tries < MAX_TABLE_TRIES; tries++) {
       const now = Date.now();
-      const floor = now - known.spacingMs;
+      // A slot at most half a spacing old may still be used; an older one means the budget idled.
+      const floor = now - known.spacingMs / 2;
+      if (latest < now) {
+        // Our patience ran out while retrying (stale slots, conflicts): come back later.
+        return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
+      }
       const idle = known.nextSlot === undefined || known.nextSlot < floor;
-      const values: Record<string, AttributeValue> = {
-        ":now": num(now),
-        ":floor": num(floor),
-        ":spacing": num(known.spacingMs),
-      };
+      // DynamoDB refuses values an expression does not use: each path names only its own.
+      const values: Record<string, AttributeValue> = { ":now": num(now), ":floor": num(floor) };
       const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
-      const spacingUsed = known.spacingMs;
       const item = idle
         ? // Nobody has called lately: the slot is now, the next one a spacing later.
           await this.#update(
             key,
-            "SET tat = :next, #ttl = :ttl",
-            { ...values, ":next": num(now + known.spacingMs) },
+            "SET tat = if_not_exists(spacing, :spacing) + :now, #ttl = :ttl",
+            { ...values, ":spacing": num(known.spacingMs) },
             `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}`,
             deadline,
           )
         : await this.#update(
             key,
-            "SET tat = tat + :spacing, #ttl = :ttl",
-            { ...values, ":latest": num(latest) },
+            // The table's spacing wins over what this container knows: others may have learnt it.
+            "SET tat = tat + if_not_exists(spacing, :spacing), #ttl = :ttl",
+            { ...values, ":spacing": num(known.spacingMs), ":latest": num(latest) },
             `tat BETWEEN :floor AND :latest AND ${notDaily}`,
             deadline,
           );
@@ -210,7 +218,7 @@ export class FleetBudget implements Pacer {
         const nextSlot = readNumber(item.tat) ?? now + known.spacingMs;
         this.#learn(known, item);
         known.nextSlot = nextSlot;
-        return { kind: "slot", at: idle ? now : nextSlot - spacingUsed };
+        return { kind: "slot", at: idle ? now : nextSlot - known.spacingMs };
       }
       // The condition failed: read what the table holds and decide again.
       const current = await this.#read(key, deadline);

@@ -53,8 +53,17 @@ export interface RatePacerOptions {
 }
 
 export type Permit =
-  | { granted: true; waitedMs: number }
-  | { granted: false; reason: "burst" | "daily"; retryAfterMs: number };
+  | {
+      granted: true;
+      waitedMs: number;
+      /** When the budget meant this call to go (epoch ms), if the budget schedules calls. */
+      slotAt?: number;
+    }
+  | {
+      granted: false;
+      reason: "burst" | "daily";
+      retryAfterMs: number;
+    };
 
 /**
  * What the HighLevel client needs from a rate budget: a permit before each call, and every

@@ -15,12 +15,6 @@ import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
  * An AWS endpoint that accepts connections and never answers must not hold an invocation: each
  * try gives up after these, and every call is also aborted at the invocation's deadline.
  */
-/**
- * The longest a worker lane waits for one location's budget. Past it the job is handed back to
- * the queue and the lane takes other work (DESIGN.md, fairness across locations).
- */
-export const MAX_BUDGET_WAIT_MS = 1_200;
-
 export const AWS_REQUEST_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 3_000 } as const;
 
 export interface RuntimeOverrides {
@@ -40,7 +34,7 @@ export interface RuntimeOverrides {
  */
 export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrides): WorkerDeps {
   const { sqs, tokens, client } = createHighLevelRuntime(config, overrides, {
-    maxBudgetWaitMs: MAX_BUDGET_WAIT_MS,
+    maxBudgetWaitMs: config.budgetWaitMs,
   });
   return {
     config,

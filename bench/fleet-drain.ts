@@ -1,0 +1,116 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
+import { BENCH_TOKEN } from "./pipeline-drain.ts";
+import { startServers } from "./servers.ts";
+
+export interface FleetCase {
+  name: string;
+  locations: number;
+  jobs: number;
+  /** Separate worker processes, each one Lambda container running one invocation at a time. */
+  containers: number;
+  order: "interleaved" | "grouped";
+  burst: { max: number; intervalMs: number };
+  latencyMs: number;
+  workerConcurrency: number;
+}
+
+export interface FleetResult {
+  case: FleetCase;
+  seconds: number;
+  deletionsPerSecond: number;
+  /** HighLevel's ceiling for these locations: max calls per interval, each. */
+  ceilingPerSecond: number;
+  calls: number;
+  throttled: number;
+  deleted: number;
+  deadLettered: number;
+  handedBack: number;
+  tableWritesPerDeletion: number;
+  tableReadsPerDeletion: number;
+}
+
+/**
+ * Drains one queue with K worker processes against the sandbox's fixed windows, with the
+ * fleet's budget in the coordination table; the queues, the sandbox and the table live in
+ * another process. Times from "start" to the last deletion the sandbox saw.
+ */
+export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
+  const locations = Array.from({ length: fleet.locations }, (_, i) => `fleetLoc${i + 1}`);
+  const servers = await startServers({
+    sandbox: { tokens: [BENCH_TOKEN], burst: fleet.burst, latencyMs: fleet.latencyMs },
+    locations,
+    jobs: fleet.jobs,
+    visibilityTimeoutSeconds: 6 * 20,
+    enqueue: true,
+    order: fleet.order,
+    coordination: true,
+  });
+  const config: FleetWorkerConfig = {
+    baseUrl: servers.baseUrl,
+    token: BENCH_TOKEN,
+    sqsEndpoint: servers.sqsEndpoint,
+    queues: servers.queues,
+    ...(servers.coordination && { coordination: servers.coordination }),
+    workerConcurrency: fleet.workerConcurrency,
+    functionTimeoutSeconds: 20,
+  };
+  const workers = Array.from({ length: fleet.containers }, () => startWorker(config));
+  await Promise.all(workers.map((worker) => worker.ready));
+  const started = performance.now();
+  for (const worker of workers) worker.child.stdin?.write("start\n");
+  let stats = await servers.stats();
+  const giveUpAt = Date.now() + 10 * 60_000;
+  while (stats.deleted < fleet.jobs && Date.now() < giveUpAt) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stats = await servers.stats();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const reports = await Promise.all(workers.map((worker) => worker.stop()));
+  await servers.stop();
+  const sum = (pick: (report: FleetWorkerReport) => number) =>
+    reports.reduce((total, report) => total + pick(report), 0);
+  const deleted = stats.deleted;
+  return {
+    case: fleet,
+    seconds,
+    deletionsPerSecond: deleted / seconds,
+    ceilingPerSecond: (fleet.locations * fleet.burst.max) / (fleet.burst.intervalMs / 1000),
+    calls: stats.calls,
+    throttled: stats.throttled,
+    deleted,
+    deadLettered: sum((r) => r.deadLettered),
+    handedBack: sum((r) => r.handedBack),
+    tableWritesPerDeletion: sum((r) => r.table.writes) / Math.max(1, deleted),
+    tableReadsPerDeletion: sum((r) => r.table.reads) / Math.max(1, deleted),
+  };
+}
+
+function startWorker(config: FleetWorkerConfig) {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      new URL("./fleet-worker-process.ts", import.meta.url).pathname,
+      JSON.stringify(config),
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const iterator = lines[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await iterator.next();
+    if (line.done) throw new Error("a fleet worker ended early");
+    return line.value;
+  };
+  return {
+    child,
+    ready: next(),
+    stop: async (): Promise<FleetWorkerReport> => {
+      child.stdin?.write("stop\n");
+      return JSON.parse(await next()) as FleetWorkerReport;
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * One Lambda container of the fleet benchmark, in its own process (its own memory, its own
+ * event loop): the real delete-csv handler driven by a poller with one invocation at a time, as
+ * a container runs them. Reads its config as argv[2]; prints "ready"; starts on "start"; on
+ * "stop" finishes its batch and prints its tally and coordination-table requests as JSON.
+ */
+import "../cli/quiet-worker.ts";
+import { createInterface } from "node:readline";
+import { FleetBudget } from "../functions/core/highlevel/fleet-budget.ts";
+import { startLocalPipeline } from "../local/local-pipeline.ts";
+import type { PipelineQueues } from "../local/embedded-sqs.ts";
+
+export interface FleetWorkerConfig {
+  baseUrl: string;
+  token: string;
+  sqsEndpoint: string;
+  queues: PipelineQueues;
+  coordination?: { endpoint: string; tableName: string };
+  workerConcurrency: number;
+  functionTimeoutSeconds: number;
+}
+
+export interface FleetWorkerReport {
+  deleted: number;
+  alreadyAbsent: number;
+  deadLettered: number;
+  handedBack: number;
+  deferred: number;
+  redelivered: number;
+  batches: number;
+  table: { writes: number; reads: number; conflicts: number; staleSlots: number };
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as FleetWorkerConfig;
+let batches = 0;
+const pipeline = await startLocalPipeline({
+  highLevelBaseUrl: config.baseUrl,
+  token: config.token,
+  functionTimeoutSeconds: config.functionTimeoutSeconds,
+  batchingWindowSeconds: 0,
+  maxConcurrency: 1,
+  workerEnv: { WORKER_CONCURRENCY: String(config.workerConcurrency) },
+  external: {
+    endpoint: config.sqsEndpoint,
+    queues: config.queues,
+    ...(config.coordination && { coordination: config.coordination }),
+  },
+  perContainerPacing: !config.coordination,
+  onBudgetFallback: (error) => process.stderr.write(`fleet worker: table fallback: ${String(error)}\n`),
+  onBatch: () => {
+    batches += 1;
+  },
+});
+process.stdout.write("ready\n");
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === "start") pipeline.poller.start();
+  if (line === "stop") break;
+}
+await pipeline.stop();
+const { tally, pacer } = pipeline;
+const report: FleetWorkerReport = {
+  deleted: tally.deleted,
+  alreadyAbsent: tally.alreadyAbsent,
+  deadLettered: tally.deadLetteredTotal,
+  handedBack: tally.handedBack,
+  deferred: tally.deferred,
+  redelivered: tally.redelivered,
+  batches,
+  table:
+    pacer instanceof FleetBudget
+      ? pacer.requests
+      : { writes: 0, reads: 0, conflicts: 0, staleSlots: 0 },
+};
+process.stdout.write(`${JSON.stringify(report)}\n`);
+process.exit(0);

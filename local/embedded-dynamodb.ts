@@ -1,0 +1,51 @@
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+
+/** The coordination table's name in local runs. */
+export const LOCAL_COORDINATION_TABLE = "ghl-csv-purge-coordination";
+
+/**
+ * An in-process DynamoDB (dynalite) on 127.0.0.1 holding the coordination table, the way fauxqs
+ * serves SQS: local runs, tests and benchmarks share rate budgets across processes with no setup.
+ * dynalite is loaded only here, so nothing deployed carries it.
+ */
+export async function startEmbeddedDynamoDb(options: { tableName?: string } = {}) {
+  const { default: dynalite } = await import("dynalite");
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = createLocalDynamoDbClient(endpoint);
+  const tableName = options.tableName ?? LOCAL_COORDINATION_TABLE;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+    }),
+  );
+  return {
+    endpoint,
+    client,
+    tableName,
+    stop: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type EmbeddedDynamoDb = Awaited<ReturnType<typeof startEmbeddedDynamoDb>>;
+
+/** A DynamoDB client for a local endpoint (dynalite), with dummy credentials. */
+export function createLocalDynamoDbClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 2,
+  });
+}

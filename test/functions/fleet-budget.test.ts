@@ -1,0 +1,245 @@
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { FleetBudget } from "../../functions/core/highlevel/fleet-budget.ts";
+import { RatePacer } from "../../functions/core/highlevel/rate-pacer.ts";
+import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
+import {
+  createLocalDynamoDbClient,
+  type EmbeddedDynamoDb,
+  startEmbeddedDynamoDb,
+} from "../../local/embedded-dynamodb.ts";
+import { ROOT } from "../helpers/run-cli.ts";
+
+let table: EmbeddedDynamoDb | undefined;
+afterEach(async () => {
+  await table?.stop();
+  table = undefined;
+});
+
+function budgetOn(db: EmbeddedDynamoDb, onFallback?: (error: unknown) => void) {
+  const client = createLocalDynamoDbClient(db.endpoint);
+  return new FleetBudget({
+    client: async () => client,
+    tableName: db.tableName,
+    fallback: new RatePacer(),
+    ...(onFallback && { onFallback }),
+  });
+}
+
+function runContainer(db: EmbeddedDynamoDb, key: string, permits: number, startAt: number) {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "test/helpers/budget-process.ts"),
+      db.endpoint,
+      db.tableName,
+      key,
+      String(permits),
+      String(startAt),
+    ],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let out = "";
+  child.stdout.on("data", (chunk) => {
+    out += chunk;
+  });
+  return new Promise<{
+    grants: number[];
+    slots: number[];
+    requests: { writes: number; reads: number };
+  }>((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`container exited ${code}`)),
+    ),
+  );
+}
+
+/** The most grants in any window of `windowMs`. */
+function busiestWindow(grants: number[], windowMs: number): number {
+  const sorted = [...grants].sort((a, b) => a - b);
+  let most = 0;
+  for (let start = 0, end = 0; end < sorted.length; end++) {
+    while ((sorted[end] as number) - (sorted[start] as number) >= windowMs) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
+
+describe("FleetBudget: one budget for the fleet, in the coordination table", () => {
+  it("never grants more than max − reserve per window to four containers in separate processes", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    // What HighLevel's first answer taught: 10 calls per 1 s window.
+    const teacher = budgetOn(table);
+    teacher.observe(key, 200, { max: 10, remaining: 9, intervalMs: 1_000 }, Date.now());
+    await teacher.flush();
+
+    const startAt = Date.now() + 4_000;
+    const containers = await Promise.all(
+      [1, 2, 3, 4].map(() => runContainer(table as EmbeddedDynamoDb, key, 9, startAt)),
+    );
+    const grants = containers.flatMap((c) => c.grants);
+    const slots = containers.flatMap((c) => c.slots);
+
+    expect(grants).toHaveLength(36);
+    // The budget hands out 9 slots (10 less the one in reserve) in any window …
+    expect(busiestWindow(slots, 1_000)).toBeLessThanOrEqual(9);
+    // … and however late a busy machine wakes a container for its slot, never more than the max.
+    expect(busiestWindow(grants, 1_000)).toBeLessThanOrEqual(10);
+    // Slots are evenly spaced, a ninth of the window apart.
+    const span = Math.max(...slots) - Math.min(...slots);
+    expect(span).toBeGreaterThanOrEqual(35 * (1_000 / 9) - 5);
+    // About one write per permit: no container fought the others for long.
+    const writes = containers.reduce((sum, c) => sum + c.requests.writes, 0);
+    expect(writes / grants.length).toBeLessThan(1.5);
+  });
+
+  it("holds every container back after a 429 that one of them saw", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const sawIt = budgetOn(table);
+    const other = budgetOn(table);
+    sawIt.observe(key, 429, { intervalMs: 3_000 }, Date.now());
+    await sawIt.flush();
+
+    const permit = await other.acquire(key, Date.now() + 10_000, 1_000);
+
+    expect(permit.granted).toBe(false);
+    expect(permit).toMatchObject({ reason: "burst" });
+    expect((permit as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(2_000);
+  });
+
+  it("records an empty daily budget once, and every container honours it", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const first = budgetOn(table);
+    const second = budgetOn(table);
+    const third = budgetOn(table);
+    first.observe(key, 200, { dailyRemaining: 0 }, Date.now());
+    await first.flush();
+    second.observe(key, 200, { dailyRemaining: 0 }, Date.now());
+    await second.flush();
+
+    expect(first.requests.conflicts).toBe(0);
+    expect(second.requests.conflicts).toBe(1);
+    const permit = await third.acquire(key, Date.now() + 10_000, 1_000);
+    expect(permit).toMatchObject({ granted: false, reason: "daily" });
+    expect((permit as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(14 * 60_000);
+  });
+
+  it("falls back to pacing the container alone when the table cannot be reached, and says so once", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", () => resolve()));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const client = createLocalDynamoDbClient(`http://127.0.0.1:${port}`);
+    const told: unknown[] = [];
+    const budget = new FleetBudget({
+      client: async () => client,
+      tableName: "ghl-csv-purge-coordination",
+      fallback: new RatePacer(),
+      onFallback: (error) => told.push(error),
+    });
+
+    const permits = [];
+    for (let n = 0; n < 3; n++)
+      permits.push(await budget.acquire("locA:f", Date.now() + 5_000, 1_000));
+
+    expect(permits.every((p) => p.granted)).toBe(true);
+    expect(budget.fallingBack).toBe(true);
+    expect(told).toHaveLength(1);
+    client.destroy();
+  });
+});
+
+describe("the worker with a coordination table", () => {
+  it("still deletes every job when the table is down", async () => {
+    const { startWorkerHarness } = await import("../helpers/worker-harness.ts");
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", () => resolve()));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const h = await startWorkerHarness({
+      env: {
+        COORDINATION_TABLE: "ghl-csv-purge-coordination",
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${port}`,
+      },
+    });
+    try {
+      for (let n = 0; n < 5; n++) await h.send(h.job("locA", h.sandbox.addUpload("locA")._id));
+      const { response } = await h.deliver(20_000);
+      expect(response.batchItemFailures).toEqual([]);
+      expect(h.results.map((r) => r.outcome)).toEqual(Array(5).fill("deleted"));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("shares one budget between two worker handlers that share nothing else", async () => {
+    table = await startEmbeddedDynamoDb();
+    const { startWorkerHarness } = await import("../helpers/worker-harness.ts");
+    const env = {
+      COORDINATION_TABLE: table.tableName,
+      AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+    };
+    const first = await startWorkerHarness({
+      env,
+      sandbox: { burst: { max: 5, intervalMs: 1_000 } },
+    });
+    try {
+      const second = createDeleteCsvHandler({ ...first.env, ...env }, { sqs: first.sqs.client });
+      const locations = Array.from({ length: 20 }, () => first.sandbox.addUpload("locA")._id);
+      for (const id of locations) await first.send(first.job("locA", id));
+      // Two "containers" drain one queue against a budget of 5 calls a second.
+      const deliverWith = async (handler: typeof second) => {
+        const { ReceiveMessageCommand, DeleteMessageBatchCommand } = await import(
+          "@aws-sdk/client-sqs"
+        );
+        const { toSqsEvent } = await import("../../local/sqs-event.ts");
+        const { lambdaContext } = await import("../helpers/lambda-context.ts");
+        for (;;) {
+          const received = await first.sqs.client.send(
+            new ReceiveMessageCommand({
+              QueueUrl: first.queues.queueUrl,
+              MaxNumberOfMessages: 5,
+              MessageSystemAttributeNames: ["All"],
+              MessageAttributeNames: ["All"],
+            }),
+          );
+          const messages = received.Messages ?? [];
+          if (messages.length === 0 && first.pending().length === 0) return;
+          if (messages.length === 0) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            continue;
+          }
+          const response = (await handler(
+            toSqsEvent(messages, first.queues.queueArn),
+            lambdaContext(10_000),
+          )) as { batchItemFailures: { itemIdentifier: string }[] };
+          const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+          const done = messages.filter((m) => !failed.has(m.MessageId as string));
+          if (done.length > 0) {
+            await first.sqs.client.send(
+              new DeleteMessageBatchCommand({
+                QueueUrl: first.queues.queueUrl,
+                Entries: done.map((m, i) => ({
+                  Id: String(i),
+                  ReceiptHandle: m.ReceiptHandle as string,
+                })),
+              }),
+            );
+          }
+        }
+      };
+      await Promise.all([deliverWith(first.handler as typeof second), deliverWith(second)]);
+      expect(first.sandbox.count(429)).toBe(0);
+      expect(first.sandbox.uploads().filter((u) => u.status === "deleted")).toHaveLength(20);
+    } finally {
+      await first.stop();
+    }
+  });
+});

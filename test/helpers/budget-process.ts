@@ -1,0 +1,31 @@
+/**
+ * One "container" of the fleet in its own process: its own FleetBudget (its own memory), the
+ * shared coordination table over HTTP. Waits until `startAt` (so that every process has booted),
+ * takes `permits` permits for `key`, and prints each grant's time and slot as one JSON line.
+ * argv: endpoint, table, key, permits, startAt (epoch ms).
+ */
+import { FleetBudget } from "../../functions/core/highlevel/fleet-budget.ts";
+import { RatePacer } from "../../functions/core/highlevel/rate-pacer.ts";
+import { createLocalDynamoDbClient } from "../../local/embedded-dynamodb.ts";
+
+const [endpoint = "", tableName = "", key = "", permits = "0", startAt = "0"] =
+  process.argv.slice(2);
+const client = createLocalDynamoDbClient(endpoint);
+const budget = new FleetBudget({
+  client: async () => client,
+  tableName,
+  fallback: new RatePacer(),
+  onFallback: (error) => process.stderr.write(`fell back: ${String(error)}\n`),
+});
+await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(startAt) - Date.now())));
+const grants: number[] = [];
+const slots: number[] = [];
+while (grants.length < Number(permits)) {
+  const permit = await budget.acquire(key, Date.now() + 60_000);
+  if (permit.granted) {
+    grants.push(Date.now());
+    slots.push(permit.slotAt ?? Number.NaN);
+  }
+}
+process.stdout.write(`${JSON.stringify({ grants, slots, requests: budget.requests })}\n`);
+client.destroy();
