@@ -10,7 +10,7 @@ export interface FleetCase {
   jobs: number;
   /** Separate worker processes, each one Lambda container running one invocation at a time. */
   containers: number;
-  order: "interleaved" | "grouped";
+  order: "interleaved" | "grouped" | "grouped-via-producer";
   burst: { max: number; intervalMs: number };
   latencyMs: number;
   workerConcurrency: number;

@@ -7,8 +7,8 @@
 import "../cli/quiet-worker.ts";
 import { createInterface } from "node:readline";
 import { FleetBudget } from "../functions/core/highlevel/fleet-budget.ts";
-import { startLocalPipeline } from "../local/local-pipeline.ts";
 import type { PipelineQueues } from "../local/embedded-sqs.ts";
+import { startLocalPipeline } from "../local/local-pipeline.ts";
 
 export interface FleetWorkerConfig {
   baseUrl: string;
@@ -46,7 +46,8 @@ const pipeline = await startLocalPipeline({
     ...(config.coordination && { coordination: config.coordination }),
   },
   perContainerPacing: !config.coordination,
-  onBudgetFallback: (error) => process.stderr.write(`fleet worker: table fallback: ${String(error)}\n`),
+  onBudgetFallback: (error) =>
+    process.stderr.write(`fleet worker: table fallback: ${String(error)}\n`),
   onBatch: () => {
     batches += 1;
   },

@@ -5,6 +5,7 @@
  * "stats" and "exit" on stdin.
  */
 import { createInterface } from "node:readline";
+import { interleaveByLocation } from "../functions/core/producers/interleave.ts";
 import { startEmbeddedDynamoDb } from "../local/embedded-dynamodb.ts";
 import { startEmbeddedSqs } from "../local/embedded-sqs.ts";
 import { SandboxHighLevelApi, type SandboxOptions } from "../local/sandbox-api.ts";
@@ -16,8 +17,12 @@ export interface ServersConfig {
   visibilityTimeoutSeconds: number;
   /** Send the jobs to the queue (the pipeline benchmarks); else only seed uploads. */
   enqueue: boolean;
-  /** `grouped`: all of one location's jobs, then the next (a sorted export). Default interleaved. */
-  order?: "interleaved" | "grouped";
+  /**
+   * `grouped`: all of one location's jobs, then the next (a sorted export), sent as is;
+   * `grouped-via-producer`: the same export through the producers' interleaving buffer.
+   * Default interleaved.
+   */
+  order?: "interleaved" | "grouped" | "grouped-via-producer";
   /** Also serve the coordination table (the fleet benchmark). */
   coordination?: boolean;
 }
@@ -56,13 +61,19 @@ const jobs: ServersInfo["jobs"] = [];
 const perLocation = Math.ceil(config.jobs / config.locations.length);
 for (let i = 0; i < config.jobs; i++) {
   const index =
-    config.order === "grouped" ? Math.floor(i / perLocation) : i % config.locations.length;
+    config.order === "grouped" || config.order === "grouped-via-producer"
+      ? Math.floor(i / perLocation)
+      : i % config.locations.length;
   const locationId = config.locations[index] as string;
   jobs.push({ locationId, csvId: sandbox.addUpload(locationId)._id });
 }
 if (config.enqueue) {
   const name = queues.queueUrl.split("/").pop() as string;
-  for (const job of jobs) sqs.server.sendMessage(name, JSON.stringify(job));
+  const ordered =
+    config.order === "grouped-via-producer"
+      ? interleaveByLocation(jobs.map((job, index) => ({ index, job })))
+      : jobs.map((job, index) => ({ index, job }));
+  for await (const { job } of ordered) sqs.server.sendMessage(name, JSON.stringify(job));
 }
 const info: ServersInfo = {
   sqsEndpoint: sqs.endpoint,

@@ -24,6 +24,7 @@ import {
   type PurgePolicyInput,
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
+import { CoordinationTable } from "./coordination-table.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 
 export const DEFAULT_DETAIL_TYPE = "CSV Deletion Requested";
@@ -102,6 +103,8 @@ export class CsvDeletionPipeline extends Construct {
   readonly deadLetterQueue: Queue;
   readonly worker: NodejsFunction;
   readonly tokenSecret: ISecret;
+  /** The coordination table: the fleet's shared rate budgets (COORDINATION_TABLE). */
+  readonly coordination: CoordinationTable;
   readonly eventRule: Rule;
   readonly alarms: Alarm[];
   /** The purge planner, when there are purge schedules. */
@@ -155,6 +158,7 @@ export class CsvDeletionPipeline extends Construct {
       });
     }
 
+    this.coordination = new CoordinationTable(this, "Coordination");
     this.worker = this.#createWorker(settings);
 
     this.eventRule = new Rule(this, "DeletionRequestedRule", {
@@ -240,6 +244,7 @@ export class CsvDeletionPipeline extends Construct {
       HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
       HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
       HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
+      COORDINATION_TABLE: this.coordination.table.tableName,
       NODE_OPTIONS: "--enable-source-maps",
     };
   }
@@ -265,6 +270,7 @@ export class CsvDeletionPipeline extends Construct {
     });
     this.queue.grantSendMessages(planner);
     this.tokenSecret.grantRead(planner);
+    this.coordination.grantBudgets(planner);
     return planner;
   }
 
@@ -315,6 +321,7 @@ export class CsvDeletionPipeline extends Construct {
     this.queue.grantSendMessages(worker);
     this.deadLetterQueue.grantSendMessages(worker);
     this.tokenSecret.grantRead(worker);
+    this.coordination.grantBudgets(worker);
     return worker;
   }
 

@@ -29,5 +29,10 @@ export class GhlCsvPurgeStack extends Stack {
       description: "Put the HighLevel token here",
     });
     new CfnOutput(this, "WorkerFunctionName", { value: this.pipeline.worker.functionName });
+    new CfnOutput(this, "CoordinationTableName", {
+      value: this.pipeline.coordination.table.tableName,
+      description:
+        "The fleet's shared rate budgets: set COORDINATION_TABLE to it for ghl-csv-purge purge",
+    });
   }
 }

@@ -188,7 +188,37 @@ describe("GhlCsvPurge stack", () => {
     expect(byMetric.Errors).toMatchObject({ Namespace: "AWS/Lambda", Threshold: 1 });
   });
 
-  it("grants the worker only its queues, its secret and its log group", () => {
+  it("creates the coordination table: on-demand, pk, TTL, named to the worker, GetItem/UpdateItem only", () => {
+    const tables = template.findResources("AWS::DynamoDB::GlobalTable");
+    expect(Object.keys(tables)).toHaveLength(1);
+    const [tableId, table] = Object.entries(tables)[0] as [
+      string,
+      { Properties: Record<string, unknown> },
+    ];
+    expect(table.Properties.KeySchema).toEqual([{ AttributeName: "pk", KeyType: "HASH" }]);
+    expect(table.Properties.BillingMode).toBe("PAY_PER_REQUEST");
+    expect(table.Properties.TimeToLiveSpecification).toEqual({
+      AttributeName: "ttl",
+      Enabled: true,
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ COORDINATION_TABLE: { Ref: tableId } }) },
+    });
+    const [policy] = Object.values(template.findResources("AWS::IAM::Policy"));
+    const statements = policy?.Properties.PolicyDocument.Statement as Array<{
+      Action: string | string[];
+      Resource: unknown;
+    }>;
+    const onTable = statements.filter((statement) =>
+      JSON.stringify(statement.Resource).includes(tableId),
+    );
+    expect(onTable.flatMap((statement) => statement.Action).sort()).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+    ]);
+  });
+
+  it("grants the worker only its queues, its secret, its log group and its table", () => {
     const policies = Object.values(template.findResources("AWS::IAM::Policy"));
     expect(policies).toHaveLength(1);
     const statements = policies[0]?.Properties.PolicyDocument.Statement as Array<{
@@ -204,6 +234,9 @@ describe("GhlCsvPurge stack", () => {
       JSON.stringify({
         "Fn::GetAtt": [Object.keys(template.findResources("AWS::Logs::LogGroup"))[0], "Arn"],
       }),
+      JSON.stringify({
+        "Fn::GetAtt": [Object.keys(template.findResources("AWS::DynamoDB::GlobalTable"))[0], "Arn"],
+      }),
     ]);
     for (const statement of statements) {
       const resources = Array.isArray(statement.Resource)
@@ -218,8 +251,9 @@ describe("GhlCsvPurge stack", () => {
     expect(roles[0]?.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it("outputs the queue URL, DLQ URL, secret ARN and function name", () => {
+  it("outputs the queue URL, DLQ URL, secret ARN, function name and coordination table", () => {
     expect(Object.keys(template.findOutputs("*")).sort()).toEqual([
+      "CoordinationTableName",
       "DeadLetterQueueUrl",
       "QueueUrl",
       "TokenSecretArn",

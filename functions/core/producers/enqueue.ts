@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import { type DeletionJob, validateDeletionJob } from "./deletion-job.ts";
+import { interleaveByLocation } from "./interleave.ts";
 
 /** What happened to one job of an `enqueueDeletions` call, by its position in the input. */
 export type EnqueueResult =
@@ -33,6 +34,11 @@ export interface EnqueueOptions {
   onResult?: (result: EnqueueResult) => void;
   /** Keep per-job results: all (default), only the failures (large streams), or none. */
   keepResults?: boolean | "failures";
+  /**
+   * Mix locations round-robin within a buffer of 1,000 jobs before sending (default true), so a
+   * file sorted by location does not make the workers wait on one location at a time.
+   */
+  interleave?: boolean;
 }
 
 export interface IndexedJob {
@@ -123,7 +129,8 @@ export async function sendDeletionJobs(
     // Back-pressure: read no further while every slot is busy.
     if (inFlight.size >= concurrency) await Promise.race(inFlight);
   };
-  for await (const job of jobs) {
+  const ordered = options.interleave === false ? jobs : interleaveByLocation(jobs);
+  for await (const job of ordered) {
     batch.push(job);
     if (batch.length === SQS_BATCH_LIMIT) await flush();
   }

@@ -1,0 +1,101 @@
+/**
+ * `npm run bench` (second part): the fleet as it is deployed — K worker processes, each its own
+ * memory like a Lambda container, one queue, the fleet's budget in the coordination table, the
+ * sandbox's fixed windows. Prints a table and writes bench/FLEET-RESULTS.md.
+ */
+import "../cli/quiet-worker.ts";
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { drainWithFleet, type FleetCase, type FleetResult } from "./fleet-drain.ts";
+
+const BURST = { max: 50, intervalMs: 2_000 };
+const base = { burst: BURST, latencyMs: 20, workerConcurrency: 5 } as const;
+const cases: FleetCase[] = [
+  ...[1, 2, 4, 8].map((containers) => ({
+    ...base,
+    name: `4 locations, interleaved, K = ${containers}`,
+    locations: 4,
+    jobs: 2_000,
+    containers,
+    order: "interleaved" as const,
+  })),
+  {
+    ...base,
+    name: "1 hot location, K = 4",
+    locations: 1,
+    jobs: 750,
+    containers: 4,
+    order: "interleaved",
+  },
+  {
+    ...base,
+    name: "10 locations grouped by location, K = 4",
+    locations: 10,
+    jobs: 3_000,
+    containers: 4,
+    order: "grouped",
+  },
+  {
+    ...base,
+    name: "10 locations grouped, through the producers' interleaving, K = 4",
+    locations: 10,
+    jobs: 3_000,
+    containers: 4,
+    order: "grouped-via-producer",
+  },
+];
+
+/** DynamoDB on-demand, us-east-1 list prices: $0.625 per million writes, $0.125 per million reads. */
+const TABLE_PRICE = { write: 0.625 / 1e6, read: 0.125 / 1e6 };
+
+const results: FleetResult[] = [];
+for (const [n, fleetCase] of cases.entries()) {
+  process.stderr.write(`fleet ${n + 1}/${cases.length}: ${fleetCase.name}\n`);
+  results.push(await drainWithFleet(fleetCase));
+}
+const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(2)}%`;
+const rows = [
+  [
+    "case",
+    "429s (of calls)",
+    "deletions/s",
+    "of the ceiling",
+    "dead letters",
+    "not deleted",
+    "table writes / reads per deletion",
+    "table $ per 1M deletions",
+  ],
+  ...results.map((r) => [
+    r.case.name,
+    `${r.throttled} of ${r.calls} (${pct(r.throttled, r.calls)})`,
+    r.deletionsPerSecond.toFixed(1),
+    `${(r.deletionsPerSecond / r.ceilingPerSecond).toFixed(3)} of ${r.ceilingPerSecond}/s`,
+    String(r.deadLettered),
+    String(r.case.jobs - r.deleted),
+    `${r.tableWritesPerDeletion.toFixed(2)} / ${r.tableReadsPerDeletion.toFixed(2)}`,
+    `$${(1e6 * (r.tableWritesPerDeletion * TABLE_PRICE.write + r.tableReadsPerDeletion * TABLE_PRICE.read)).toFixed(2)}`,
+  ]),
+];
+const table = [
+  `| ${rows[0]?.join(" | ")} |`,
+  `|${rows[0]?.map(() => "---").join("|")}|`,
+  ...rows.slice(1).map((row) => `| ${row.join(" | ")} |`),
+].join("\n");
+writeFileSync(
+  new URL("./FLEET-RESULTS.md", import.meta.url),
+  `# Fleet benchmark
+
+Written by \`npm run bench\` on ${new Date().toISOString()}.
+
+- Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}
+- Each container is a separate process running the real handler, one invocation at a time,
+  ${base.workerConcurrency} jobs in flight; fauxqs, the sandbox and the coordination table
+  (dynalite) share one more process. Sandbox: ${BURST.max} calls / ${BURST.intervalMs} ms per
+  location (fixed windows from the first call), ${base.latencyMs} ms answers.
+- On this 2-core machine up to nine Node processes share the CPU: the larger fleets measure the
+  machine as much as the pipeline.
+
+${table}
+`,
+);
+process.stdout.write(`${table}\n`);
