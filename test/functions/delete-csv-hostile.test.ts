@@ -53,6 +53,19 @@ function capturingLog() {
   return { log, lines, bytes: () => lines.reduce((sum, line) => sum + line.length, 0) };
 }
 
+/** An SQS event of `count` jobs (m-1 …) that no queue holds: for endpoints that never answer. */
+function eventOfJobs(count: number) {
+  return toSqsEvent(
+    Array.from({ length: count }, (_, i) => ({
+      MessageId: `m-${i + 1}`,
+      ReceiptHandle: `r-${i + 1}`,
+      Body: JSON.stringify({ locationId: "locA", csvId: `csv${i + 1}` }),
+      Attributes: { ApproximateReceiveCount: "1" },
+    })),
+    "arn:aws:sqs:us-east-1:000000000000:jobs",
+  );
+}
+
 const deleted = (response: ServerResponse) => json(response, 200, { success: true });
 
 describe("hostile answers: a 2xx is not a deletion until HighLevel says so", async () => {
@@ -309,15 +322,7 @@ describe("hostile answers: every wait ends by the deadline", () => {
       DEAD_LETTER_QUEUE_URL: `${silent.url}/000000000000/jobs-dlq`,
       AWS_ENDPOINT_URL_SQS: silent.url,
     });
-    const event = toSqsEvent(
-      [1, 2, 3].map((n) => ({
-        MessageId: `m-${n}`,
-        ReceiptHandle: `r-${n}`,
-        Body: JSON.stringify({ locationId: "locA", csvId: `csv${n}` }),
-        Attributes: { ApproximateReceiveCount: "1" },
-      })),
-      "arn:aws:sqs:us-east-1:000000000000:jobs",
-    );
+    const event = eventOfJobs(3);
 
     const started = Date.now();
     const response = (await handler(event, lambdaContext(5_000))) as SQSBatchResponse;
@@ -344,17 +349,7 @@ describe("hostile answers: every wait ends by the deadline", () => {
       QUEUE_URL: `${silent.url}/000000000000/jobs`,
       DEAD_LETTER_QUEUE_URL: `${silent.url}/000000000000/jobs-dlq`,
     });
-    const event = toSqsEvent(
-      [
-        {
-          MessageId: "m-1",
-          ReceiptHandle: "r-1",
-          Body: JSON.stringify({ locationId: "locA", csvId: "csv1" }),
-          Attributes: { ApproximateReceiveCount: "1" },
-        },
-      ],
-      "arn:aws:sqs:us-east-1:000000000000:jobs",
-    );
+    const event = eventOfJobs(1);
 
     const started = Date.now();
     const response = (await handler(event, lambdaContext(5_000))) as SQSBatchResponse;

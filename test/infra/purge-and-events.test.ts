@@ -51,7 +51,7 @@ describe("scheduled purges", () => {
     });
   });
 
-  it("gives the planner its own role: send to the jobs queue, read the secret, write its logs", () => {
+  it("gives the planner its own role: send to the jobs queue, read the secret, write its logs, take rate permits", () => {
     const policies = Object.entries(template.findResources("AWS::IAM::Policy"));
     const plannerPolicy = policies.find(([id]) => id.includes("PlannerRole"))?.[1];
     const statements = plannerPolicy?.Properties.PolicyDocument.Statement as Array<{
@@ -60,6 +60,8 @@ describe("scheduled purges", () => {
     }>;
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
       "secretsmanager:DescribeSecret",
