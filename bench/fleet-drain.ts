@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import { startChild } from "./child-process.ts";
 import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
 import { BENCH_TOKEN } from "./pipeline-drain.ts";
 import { startServers } from "./servers.ts";
@@ -14,6 +13,8 @@ export interface FleetCase {
   burst: { max: number; intervalMs: number };
   latencyMs: number;
   workerConcurrency: number;
+  /** Each container paces alone, without the coordination table (the comparison). */
+  perContainerPacing?: boolean;
 }
 
 export interface FleetResult {
@@ -52,14 +53,15 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     token: BENCH_TOKEN,
     sqsEndpoint: servers.sqsEndpoint,
     queues: servers.queues,
-    ...(servers.coordination && { coordination: servers.coordination }),
+    ...(servers.coordination &&
+      !fleet.perContainerPacing && { coordination: servers.coordination }),
     workerConcurrency: fleet.workerConcurrency,
     functionTimeoutSeconds: 20,
   };
   const workers = Array.from({ length: fleet.containers }, () => startWorker(config));
   await Promise.all(workers.map((worker) => worker.ready));
   const started = performance.now();
-  for (const worker of workers) worker.child.stdin?.write("start\n");
+  for (const worker of workers) worker.start();
   let stats = await servers.stats();
   const giveUpAt = Date.now() + 10 * 60_000;
   while (stats.deleted < fleet.jobs && Date.now() < giveUpAt) {
@@ -88,29 +90,13 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
 }
 
 function startWorker(config: FleetWorkerConfig) {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      new URL("./fleet-worker-process.ts", import.meta.url).pathname,
-      JSON.stringify(config),
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const iterator = lines[Symbol.asyncIterator]();
-  const next = async () => {
-    const line = await iterator.next();
-    if (line.done) throw new Error("a fleet worker ended early");
-    return line.value;
-  };
+  const worker = startChild("./fleet-worker-process.ts", config, "a fleet worker");
   return {
-    child,
-    ready: next(),
+    ready: worker.nextLine(),
+    start: () => worker.send("start"),
     stop: async (): Promise<FleetWorkerReport> => {
-      child.stdin?.write("stop\n");
-      return JSON.parse(await next()) as FleetWorkerReport;
+      worker.send("stop");
+      return JSON.parse(await worker.nextLine()) as FleetWorkerReport;
     },
   };
 }

@@ -46,8 +46,12 @@ const pipeline = await startLocalPipeline({
     ...(config.coordination && { coordination: config.coordination }),
   },
   perContainerPacing: !config.coordination,
-  onBudgetFallback: (error) =>
-    process.stderr.write(`fleet worker: table fallback: ${String(error)}\n`),
+  budgetLog: {
+    info: () => {},
+    warn: (message, ...extra) =>
+      process.stderr.write(`fleet worker: ${message} ${JSON.stringify(extra)}\n`),
+    error: () => {},
+  },
   onBatch: () => {
     batches += 1;
   },

@@ -21,6 +21,15 @@ const cases: FleetCase[] = [
   })),
   {
     ...base,
+    name: "4 locations, interleaved, K = 4, each container pacing alone (no table)",
+    locations: 4,
+    jobs: 2_000,
+    containers: 4,
+    order: "interleaved",
+    perContainerPacing: true,
+  },
+  {
+    ...base,
     name: "1 hot location, K = 4",
     locations: 1,
     jobs: 750,

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { FleetBudget } from "../functions/core/highlevel/fleet-budget.ts";
-import { RatePacer } from "../functions/core/highlevel/rate-pacer.ts";
+import type { WorkerLog } from "../functions/core/worker/deletion-worker.ts";
+import { createPacer } from "../functions/core/worker/worker-runtime.ts";
 import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { createLocalDynamoDbClient, startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
@@ -39,8 +39,8 @@ export interface LocalPipelineOptions {
   };
   /** Pace with this process's memory alone instead of the coordination table (comparisons). */
   perContainerPacing?: boolean;
-  /** Told once when the coordination table fails and pacing falls back to this process. */
-  onBudgetFallback?: (error: unknown) => void;
+  /** Told (warn) once when the coordination table fails and pacing falls back to this process. */
+  budgetLog?: WorkerLog;
 }
 
 export interface QueueDepth {
@@ -78,15 +78,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     ? undefined
     : (options.external?.coordination ?? embeddedTable);
   const dynamoDb = coordination && createLocalDynamoDbClient(coordination.endpoint);
-  const pacer =
-    coordination && dynamoDb
-      ? new FleetBudget({
-          client: async () => dynamoDb,
-          tableName: coordination.tableName,
-          fallback: new RatePacer(),
-          ...(options.onBudgetFallback && { onFallback: options.onBudgetFallback }),
-        })
-      : new RatePacer();
+  // Built as the deployed worker builds it, with the embedded table's client.
+  const pacer = createPacer(
+    { coordinationTable: coordination?.tableName, dynamoDbEndpoint: coordination?.endpoint },
+    options.budgetLog,
+    dynamoDb && (async () => dynamoDb),
+  );
   const handler = createDeleteCsvHandler(
     {
       HIGHLEVEL_BASE_URL: options.highLevelBaseUrl,

@@ -19,7 +19,7 @@ export function createPlanPurgeHandler(
   overrides: Omit<RuntimeOverrides, "log" | "onSettled"> = {},
 ) {
   const config = loadPlannerConfig(env);
-  const runtime = createHighLevelRuntime(config, overrides);
+  const runtime = createHighLevelRuntime(config, { log: logger, ...overrides });
 
   const plan = async (event: unknown, context: Context): Promise<PurgeResult> => {
     const policy = parsePurgePolicy(event);

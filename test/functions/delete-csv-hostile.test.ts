@@ -66,6 +66,20 @@ function eventOfJobs(count: number) {
   );
 }
 
+const badRequest: Responder = (_request, response) =>
+  json(response, 400, { message: "Bad Request" });
+const uploadStillThere: Responder = (_request, response) =>
+  json(response, 200, { results: { csv: { _id: "csv1", status: "completed" } } });
+const throttled =
+  (intervalMs: string, headers: Record<string, string> = {}): Responder =>
+  (_request, response) =>
+    json(
+      response,
+      429,
+      { message: "Too many requests" },
+      { "x-ratelimit-interval-milliseconds": intervalMs, ...headers },
+    );
+
 const deleted = (response: ServerResponse) => json(response, 200, { success: true });
 
 describe("hostile answers: a 2xx is not a deletion until HighLevel says so", async () => {
@@ -145,17 +159,7 @@ describe("hostile answers: the retry and throttle rules", () => {
     "makes one call, not a storm, when a 429 names an interval of %s ms",
     async (interval) => {
       const server = await hostile({
-        delete: (_request, response) =>
-          json(
-            response,
-            429,
-            { message: "Too many requests" },
-            {
-              "x-ratelimit-interval-milliseconds": interval,
-              "x-ratelimit-remaining": "0",
-              "x-ratelimit-max": "100",
-            },
-          ),
+        delete: throttled(interval, { "x-ratelimit-remaining": "0", "x-ratelimit-max": "100" }),
       });
       const h = await harnessFor(server);
       const body = h.job("locA", "csv1");
@@ -175,15 +179,7 @@ describe("hostile answers: the retry and throttle rules", () => {
 
   it("draws at most 5 throttled answers per job in one invocation, then defers it", async () => {
     const server = await hostile({
-      delete: (_request, response) =>
-        json(
-          response,
-          429,
-          { message: "Too many requests" },
-          {
-            "x-ratelimit-interval-milliseconds": "200",
-          },
-        ),
+      delete: throttled("200"),
     });
     const h = await harnessFor(server);
     await h.send(h.job("locA", "csv1"));
@@ -200,16 +196,8 @@ describe("hostile answers: the retry and throttle rules", () => {
 
   it("defers, rather than exhausting, a job whose GET check is throttled on its last receive", async () => {
     const server = await hostile({
-      delete: (_request, response) => json(response, 400, { message: "Bad Request" }),
-      get: (_request, response) =>
-        json(
-          response,
-          429,
-          { message: "Too many requests" },
-          {
-            "x-ratelimit-interval-milliseconds": "2000",
-          },
-        ),
+      delete: badRequest,
+      get: throttled("2000"),
     });
     const h = await harnessFor(server, { maxReceiveCount: 1 });
     await h.send(h.job("locA", "csv1"));
@@ -224,17 +212,8 @@ describe("hostile answers: the retry and throttle rules", () => {
 
   it("is not poisoned by an absurd interval: the location's next job is called, not deferred", async () => {
     const server = await hostile({
-      delete: (_request, response, n) =>
-        n === 1
-          ? json(
-              response,
-              429,
-              { message: "Too many requests" },
-              {
-                "x-ratelimit-interval-milliseconds": "999999999",
-              },
-            )
-          : deleted(response),
+      delete: (request, response, n) =>
+        n === 1 ? throttled("999999999")(request, response, n) : deleted(response),
     });
     const h = await harnessFor(server, {
       overrides: { pacer: new RatePacer({ defaultIntervalMs: 1_000 }) },
@@ -311,9 +290,8 @@ describe("hostile answers: every wait ends by the deadline", () => {
     const silent = await startSilentServer();
     stops.push(silent.stop);
     const server = await hostile({
-      delete: (_request, response) => json(response, 400, { message: "Bad Request" }),
-      get: (_request, response) =>
-        json(response, 200, { results: { csv: { _id: "csv1", status: "completed" } } }),
+      delete: badRequest,
+      get: uploadStillThere,
     });
     const handler = createDeleteCsvHandler({
       HIGHLEVEL_BASE_URL: server.url,
@@ -400,8 +378,7 @@ describe("hostile answers: memory and logs stay bounded", () => {
         response.writeHead(400, { "content-type": "application/json" });
         response.end(JSON.stringify({ message: "m".repeat(50 * 1024 * 1024) }));
       },
-      get: (_request, response) =>
-        json(response, 200, { results: { csv: { _id: "csv1", status: "completed" } } }),
+      get: uploadStillThere,
     });
     const logs = capturingLog();
     const h = await harnessFor(server, { overrides: { log: logs.log } });
@@ -416,18 +393,32 @@ describe("hostile answers: memory and logs stay bounded", () => {
   });
 });
 
+describe("hostile answers: no part of the token survives a cut", () => {
+  it("redacts a token that straddles the 1 KiB cut before cutting", async () => {
+    const server = await hostile({
+      delete: (_request, response) =>
+        json(response, 400, { message: `${"m".repeat(1_010)} ${TEST_TOKEN} and more` }),
+      get: uploadStillThere,
+    });
+    const logs = capturingLog();
+    const h = await harnessFor(server, { overrides: { log: logs.log } });
+    await h.send(h.job("locA", "csv1"));
+
+    await h.deliver(10_000);
+
+    const [letter] = h.deadLetters();
+    const detail = letter?.attributes["failure-detail"] ?? "";
+    expect(detail).toMatch(/^m{1010} \[red/);
+    for (const text of [detail, ...logs.lines]) {
+      expect(text).not.toContain(TEST_TOKEN.slice(0, 8));
+    }
+  });
+});
+
 describe("parked once: duplicates and timeouts", () => {
   it("makes one deferral of a job that arrives three times in a throttled batch", async () => {
     const server = await hostile({
-      delete: (_request, response) =>
-        json(
-          response,
-          429,
-          { message: "Too many requests" },
-          {
-            "x-ratelimit-interval-milliseconds": "60000",
-          },
-        ),
+      delete: throttled("60000"),
     });
     const h = await harnessFor(server);
     const body = h.job("locA", "csv1");
@@ -447,9 +438,8 @@ describe("parked once: duplicates and timeouts", () => {
 
   it("makes one dead letter of a job that arrives three times and is rejected", async () => {
     const server = await hostile({
-      delete: (_request, response) => json(response, 400, { message: "Bad Request" }),
-      get: (_request, response) =>
-        json(response, 200, { results: { csv: { _id: "csv1", status: "completed" } } }),
+      delete: badRequest,
+      get: uploadStillThere,
     });
     const h = await harnessFor(server);
     const body = h.job("locA", "csv1");
@@ -463,9 +453,8 @@ describe("parked once: duplicates and timeouts", () => {
 
   it("does not park a job twice when the invocation that parked it timed out", async () => {
     const server = await hostile({
-      delete: (_request, response) => json(response, 400, { message: "Bad Request" }),
-      get: (_request, response) =>
-        json(response, 200, { results: { csv: { _id: "csv1", status: "completed" } } }),
+      delete: badRequest,
+      get: uploadStillThere,
     });
     const h = await harnessFor(server);
     await h.send(h.job("locA", "csv1"));

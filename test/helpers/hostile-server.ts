@@ -23,7 +23,6 @@ export type Responder = (
 export async function startHostileServer(responders: { delete?: Responder; get?: Responder }) {
   const calls: RecordedCall[] = [];
   const counts = { DELETE: 0, GET: 0 } as Record<string, number>;
-  const sockets = new Set<Socket>();
   const server: Server = createServer((request, response) => {
     const method = request.method ?? "GET";
     counts[method] = (counts[method] ?? 0) + 1;
@@ -35,22 +34,13 @@ export async function startHostileServer(responders: { delete?: Responder; get?:
     }
     void responder(request, response, counts[method] ?? 0);
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
+  const { port, stop } = await listen(server);
   return {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     calls,
     count: (method: "DELETE" | "GET") => calls.filter((call) => call.method === method).length,
-    stop: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    stop,
   };
 }
 
@@ -58,12 +48,18 @@ export type HostileServer = Awaited<ReturnType<typeof startHostileServer>>;
 
 /** A server that accepts connections and never answers: a silent AWS endpoint. */
 export async function startSilentServer() {
-  const sockets = new Set<Socket>();
   const requests: string[] = [];
   const server = createServer((request) => {
     requests.push(`${request.method} ${request.url}`);
     // Never answers.
   });
+  const { port, stop } = await listen(server);
+  return { url: `http://127.0.0.1:${port}`, requests, stop };
+}
+
+/** Listens on 127.0.0.1; `stop` also drops open connections (trickles, silent peers). */
+async function listen(server: Server) {
+  const sockets = new Set<Socket>();
   server.on("connection", (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -71,8 +67,7 @@ export async function startSilentServer() {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
+    port: (server.address() as AddressInfo).port,
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,6 +1,7 @@
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { beforeDeadline } from "../deadline.ts";
 import {
+  DOCUMENTED_BURST,
   MIN_THROTTLE_HOLD_MS,
   type Pacer,
   type Permit,
@@ -8,11 +9,9 @@ import {
   type RatePacer,
 } from "./rate-pacer.ts";
 
-/** HighLevel's documented burst limit (100 calls / 10 s), used until an answer tells the real one. */
-const DEFAULT_SPACING_MS = 10_000 / 99;
+/** Spacing until an answer tells HighLevel's real limit: its documented one, less the reserve. */
+const DEFAULT_SPACING_MS = DOCUMENTED_BURST.intervalMs / (DOCUMENTED_BURST.max - 1);
 const DAILY_PAUSE_MS = 15 * 60_000;
-/** A 429 without a usable interval holds the location back for HighLevel's documented window. */
-const DEFAULT_THROTTLE_HOLD_MS = 10_000;
 /** How long a container paces alone after the table failed, before it tries the table again. */
 const FALLBACK_MS = 60_000;
 /** Budget items outlive any window by far; TTL removes those of locations no longer worked. */
@@ -122,9 +121,10 @@ export class FleetBudget implements Pacer {
           if (take.at > now) {
             await new Promise((resolve) => setTimeout(resolve, take.at - now));
           }
-          // A container woken (or answered) well after its slot would crowd the slots that
-          // follow: it lets that one go and takes a fresh one.
-          if (Date.now() - take.at > known.spacingMs / 2) {
+          // A call up to one spacing late adds at most one call to any window, which the
+          // reserve covers; a container woken later than that would crowd the slots that
+          // follow, so it lets its slot go and takes a fresh one.
+          if (Date.now() - take.at > known.spacingMs) {
             this.requests.staleSlots += 1;
             continue;
           }
@@ -157,7 +157,7 @@ export class FleetBudget implements Pacer {
     }
     if (status === 429) {
       const holdUntil =
-        now + Math.max(MIN_THROTTLE_HOLD_MS, headers.intervalMs ?? DEFAULT_THROTTLE_HOLD_MS);
+        now + Math.max(MIN_THROTTLE_HOLD_MS, headers.intervalMs ?? DOCUMENTED_BURST.intervalMs);
       known.nextSlot = Math.max(known.nextSlot ?? 0, holdUntil);
       this.#write(
         key,

@@ -1,5 +1,6 @@
 import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import { sleepUntilAtMost } from "../deadline.ts";
+import { clip, redact } from "../detail.ts";
 import {
   type AnswerBody,
   MAX_ANSWER_BYTES,
@@ -10,8 +11,6 @@ import { type Pacer, type RateLimitHeaders, readRateLimitHeaders } from "./rate-
 import { tokenFingerprint } from "./token-source.ts";
 
 export const HIGHLEVEL_API_VERSION = "2021-07-28";
-/** The most of any HighLevel text the worker keeps for a log line or a dead letter. */
-export const MAX_DETAIL_CHARS = 1024;
 
 /** What one logical call to HighLevel came to, after the client's own retries. */
 export type HighLevelAnswer =
@@ -22,7 +21,10 @@ export type HighLevelAnswer =
       body: unknown;
       /** Whether all of the body arrived (see AnswerBody). */
       bodyState: AnswerBody["state"];
-      /** HighLevel's `message` (joined when it is a list), at most 1 KiB, if the body had one. */
+      /**
+       * HighLevel's `message` (joined when it is a list), if the body had one: the token
+       * redacted, then cut to 1 KiB.
+       */
       message: string | undefined;
       /** For a 3xx: the host it pointed to (redirects are never followed). */
       redirectHost?: string;
@@ -203,7 +205,7 @@ async function exchange(
       timeout: Math.max(1, tryEndsAt - Date.now()),
     });
   } catch (error) {
-    return { kind: "failed", detail: describeFailure(error) };
+    return { kind: "failed", detail: clip(redact(describeFailure(error), context.token)) };
   }
   const rate = readRateLimitHeaders(response.headers);
   const bodyRead = await readAnswerBody(response, tryEndsAt, maxBodyBytes);
@@ -213,7 +215,7 @@ async function exchange(
     status: response.status,
     body,
     bodyState: bodyRead.state,
-    message: readMessage(body, bodyRead.state),
+    message: readMessage(body, bodyRead.state, context.token),
     ...(response.status >= 300 &&
       response.status < 400 && {
         redirectHost: redirectHost(response.headers.get("location"), options.baseUrl),
@@ -232,7 +234,7 @@ function redirectHost(location: string | null, baseUrl: string): string {
   }
 }
 
-function readMessage(body: unknown, state: AnswerBody["state"]): string | undefined {
+function readMessage(body: unknown, state: AnswerBody["state"], token: string): string | undefined {
   let message: string | undefined;
   if (typeof body === "string") {
     message = body.trim() ? `not JSON: ${body.trim()}` : undefined;
@@ -241,15 +243,11 @@ function readMessage(body: unknown, state: AnswerBody["state"]): string | undefi
     if (typeof raw === "string") message = raw;
     else if (Array.isArray(raw)) message = raw.map(String).join("; ");
   }
-  if (state === "too-large") message = `${message ?? ""} (answer larger than 64 KiB)`.trim();
+  if (state === "too-large") message = `${message ?? ""} (answer cut at the read limit)`.trim();
   if (state === "timed-out") message = `${message ?? ""} (answer did not arrive in time)`.trim();
   if (state === "broken") message = `${message ?? ""} (connection broke mid-answer)`.trim();
-  return message === undefined ? undefined : clip(message);
-}
-
-/** Cuts text to MAX_DETAIL_CHARS: nothing HighLevel says is logged or stored whole. */
-export function clip(text: string): string {
-  return text.length <= MAX_DETAIL_CHARS ? text : `${text.slice(0, MAX_DETAIL_CHARS - 1)}…`;
+  // Redacted before it is cut, so that no part of a token can survive at the cut.
+  return message === undefined ? undefined : clip(redact(message, token));
 }
 
 /** A failure in words, without the request's headers (which hold the token). */
@@ -257,7 +255,7 @@ function describeFailure(error: unknown): string {
   if (isTimeoutError(error)) return "timed out";
   if (isNetworkError(error)) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return `network error${cause?.code ? ` (${cause.code})` : cause?.message ? ` (${clip(cause.message)})` : ""}`;
+    return `network error${cause?.code ? ` (${cause.code})` : cause?.message ? ` (${cause.message})` : ""}`;
   }
-  return clip(error instanceof Error ? `${error.name}: ${error.message}` : "unknown failure");
+  return error instanceof Error ? `${error.name}: ${error.message}` : "unknown failure";
 }

@@ -31,6 +31,9 @@ export function readRateLimitHeaders(headers: Headers): RateLimitHeaders {
   return result;
 }
 
+/** HighLevel's documented burst limit (100 calls / 10 s): used until its headers say otherwise. */
+export const DOCUMENTED_BURST = { max: 100, intervalMs: 10_000 } as const;
+
 /** Windows HighLevel could mean: 100 ms to 10 min. Anything else is a broken or hostile header. */
 export const INTERVAL_BOUNDS_MS = { min: 100, max: 10 * 60_000 } as const;
 /** However short the window a 429 names, the location is held back at least this long. */
@@ -121,7 +124,7 @@ export class RatePacer implements Pacer {
 
   constructor(options: RatePacerOptions = {}) {
     this.#reserve = options.reserve ?? 1;
-    this.#defaultIntervalMs = options.defaultIntervalMs ?? 10_000;
+    this.#defaultIntervalMs = options.defaultIntervalMs ?? DOCUMENTED_BURST.intervalMs;
     this.#dailyPauseMs = options.dailyPauseMs ?? 15 * 60_000;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? sleep;

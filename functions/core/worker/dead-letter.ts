@@ -1,8 +1,9 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { clip } from "../detail.ts";
 import type { FailureReason } from "./outcome.ts";
 import { DEFERRALS_ATTRIBUTE, type MessageAttributes, type QueueMessage } from "./queue-message.ts";
 
-export const MAX_FAILURE_DETAIL_BYTES = 1024;
+export { MAX_DETAIL_BYTES as MAX_FAILURE_DETAIL_BYTES } from "../detail.ts";
 
 export interface Failure {
   reason: FailureReason;
@@ -114,6 +115,29 @@ export async function removeFromSourceQueue(
   );
 }
 
+/**
+ * Makes a delivered message visible again in `visibilitySeconds` (a job handed back while its
+ * location's budget is booked), instead of after the queue's whole visibility timeout.
+ */
+export async function showAgainAfter(
+  sqs: SQSClient,
+  queueUrl: string,
+  message: QueueMessage,
+  visibilitySeconds: number,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<void> {
+  if (!message.receiptHandle) return;
+  const { ChangeMessageVisibilityCommand } = await loadSqs();
+  await sqs.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrl,
+      ReceiptHandle: message.receiptHandle,
+      VisibilityTimeout: visibilitySeconds,
+    }),
+    { abortSignal: options.abortSignal },
+  );
+}
+
 /** SQS's answer when body and attributes pass the queue's MaximumMessageSize. */
 function isTooLarge(error: unknown): boolean {
   const { name, message } = error as { name?: string; message?: string };
@@ -133,8 +157,5 @@ const loadSqs = () => import("@aws-sdk/client-sqs");
 function cleanDetail(detail: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
   const safe = detail.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/gu, "?").trim() || "(none)";
-  if (Buffer.byteLength(safe, "utf8") <= MAX_FAILURE_DETAIL_BYTES) return safe;
-  let cut = safe.slice(0, MAX_FAILURE_DETAIL_BYTES);
-  while (Buffer.byteLength(`${cut}…`, "utf8") > MAX_FAILURE_DETAIL_BYTES) cut = cut.slice(0, -1);
-  return `${cut}…`;
+  return clip(safe);
 }

@@ -2,11 +2,18 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import type { WorkerConfig } from "../config.ts";
 import { beforeDeadline, DeadlineExceeded } from "../deadline.ts";
+import { clip, redact } from "../detail.ts";
 import { bodyConfirmsSuccess, readCsvStatus } from "../highlevel/csv-answer.ts";
-import { type AnsweredCall, clip, type HighLevelClient } from "../highlevel/highlevel-client.ts";
+import type { AnsweredCall, HighLevelClient } from "../highlevel/highlevel-client.ts";
+import { DOCUMENTED_BURST } from "../highlevel/rate-pacer.ts";
 import { MissingTokenError, type TokenSource } from "../highlevel/token-source.ts";
 import { type DeletionJob, jobKey, parseDeletionJob } from "../producers/deletion-job.ts";
-import { deferToSourceQueue, removeFromSourceQueue, sendToDeadLetterQueue } from "./dead-letter.ts";
+import {
+  deferToSourceQueue,
+  removeFromSourceQueue,
+  sendToDeadLetterQueue,
+  showAgainAfter,
+} from "./dead-letter.ts";
 import {
   classifyStatus,
   type Disposition,
@@ -67,8 +74,6 @@ export const SETTLE_RESERVE_MS = 1_500;
 export const MIN_START_MS = 1_000;
 /** Throttled answers one job may draw in one invocation before it is deferred instead. */
 export const MAX_THROTTLED_ANSWERS = 5;
-/** How long a job throttled without a usable interval header stays away. */
-const DEFAULT_THROTTLE_MS = 10_000;
 
 /**
  * Settles the messages of one batch: at most `workerConcurrency` jobs at once, each job key
@@ -125,7 +130,8 @@ export async function resolveVerdict(
   } catch (error) {
     return tokenFailure(error, 0);
   }
-  const redact = (text: string) => clip(text.split(token).join("[redacted]"));
+  // HighLevel's messages arrive redacted and cut; what the worker adds to them is cut again.
+  const safe = (text: string) => clip(redact(text, token));
   let attempts = 0;
   let tokenReread = false;
   let throttledAnswers = 0;
@@ -142,14 +148,14 @@ export async function resolveVerdict(
         return {
           kind: "throttled",
           status: 429,
-          retryAfterMs: DEFAULT_THROTTLE_MS,
+          retryAfterMs: DOCUMENTED_BURST.intervalMs,
           detail: `HighLevel answered 429 ${throttledAnswers} times and the invocation ran out of time`,
           attempts,
         };
       }
-      return { kind: "transient", detail: redact(answer.detail), attempts };
+      return { kind: "transient", detail: safe(answer.detail), attempts };
     }
-    const detail = redact(answer.message ?? `HTTP ${answer.status}`);
+    const detail = safe(answer.message ?? `HTTP ${answer.status}`);
     switch (classifyStatus(answer.status)) {
       case "deleted":
         if (answer.bodyState === "complete" && bodyConfirmsSuccess(answer.body)) {
@@ -162,7 +168,7 @@ export async function resolveVerdict(
           { token, deadline },
           answer,
           attempts,
-          redact(
+          safe(
             `HighLevel answered ${answer.status} but its answer did not confirm the deletion: ${answer.message ?? "(no message)"}`,
           ),
         );
@@ -183,7 +189,7 @@ export async function resolveVerdict(
           return {
             kind: "throttled",
             status: answer.status,
-            retryAfterMs: answer.rate.intervalMs ?? DEFAULT_THROTTLE_MS,
+            retryAfterMs: answer.rate.intervalMs ?? DOCUMENTED_BURST.intervalMs,
             detail: `HighLevel answered 429 ${throttledAnswers} times in this invocation`,
             attempts,
           };
@@ -224,7 +230,6 @@ async function checkUpload(
 ): Promise<Verdict> {
   const check = await deps.client.getCsv(job.locationId, job.csvId, context);
   const attempts = attemptsSoFar + check.attempts;
-  const redact = (text: string) => clip(text.split(context.token).join("[redacted]"));
   if (check.kind === "paced-out") {
     return pacedOut(
       check,
@@ -237,7 +242,7 @@ async function checkUpload(
     return {
       kind: "throttled",
       status: 429,
-      retryAfterMs: check.rate.intervalMs ?? DEFAULT_THROTTLE_MS,
+      retryAfterMs: check.rate.intervalMs ?? DOCUMENTED_BURST.intervalMs,
       detail: `${detail}; the check of the upload was throttled`,
       attempts,
     };
@@ -247,7 +252,7 @@ async function checkUpload(
     const why = check.kind === "unreachable" ? check.detail : `HTTP ${check.status}`;
     return {
       kind: "transient",
-      detail: redact(`${detail}; checking the upload failed: ${why}`),
+      detail: clip(redact(`${detail}; checking the upload failed: ${why}`, context.token)),
       attempts,
     };
   }
@@ -419,19 +424,10 @@ async function handBack(
   visibilitySeconds: number,
   answerBy: number,
 ): Promise<void> {
-  if (!message.receiptHandle) return;
   try {
     const sqs = await deps.sqs();
-    const { ChangeMessageVisibilityCommand } = await import("@aws-sdk/client-sqs");
     await beforeDeadline(answerBy, "handing the job back", (abortSignal) =>
-      sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: deps.config.queueUrl,
-          ReceiptHandle: message.receiptHandle,
-          VisibilityTimeout: visibilitySeconds,
-        }),
-        { abortSignal },
-      ),
+      showAgainAfter(sqs, deps.config.queueUrl, message, visibilitySeconds, { abortSignal }),
     );
   } catch (error) {
     deps.log.warn(

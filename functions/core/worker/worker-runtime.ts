@@ -1,4 +1,5 @@
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { PlannerConfig, WorkerConfig } from "../config.ts";
 import { FleetBudget } from "../highlevel/fleet-budget.ts";
@@ -91,23 +92,30 @@ export function createHighLevelRuntime(
 
 /**
  * The fleet-wide budget when `COORDINATION_TABLE` is set, else a pacer of this container alone
- * (correct for one container only).
+ * (correct for one container only). `dynamoDb` replaces the client built from the environment
+ * (the embedded table of local runs needs its own credentials).
  */
-function createPacer(config: PlannerConfig, log: WorkerLog | undefined): Pacer {
+export function createPacer(
+  config: Pick<PlannerConfig, "coordinationTable" | "dynamoDbEndpoint">,
+  log: WorkerLog | undefined,
+  dynamoDb?: () => Promise<DynamoDBClient>,
+): Pacer {
   const local = new RatePacer();
   if (!config.coordinationTable) return local;
   const endpoint = config.dynamoDbEndpoint;
   return new FleetBudget({
     tableName: config.coordinationTable,
     fallback: local,
-    client: once(async () => {
-      const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-      return new DynamoDBClient({
-        requestHandler: AWS_REQUEST_TIMEOUTS,
-        maxAttempts: 2,
-        ...(endpoint && { endpoint }),
-      });
-    }),
+    client:
+      dynamoDb ??
+      once(async () => {
+        const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+        return new DynamoDBClient({
+          requestHandler: AWS_REQUEST_TIMEOUTS,
+          maxAttempts: 2,
+          ...(endpoint && { endpoint }),
+        });
+      }),
     onFallback: (error) =>
       log?.warn(
         "the coordination table cannot be reached: this container paces HighLevel calls alone for now",
