@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FleetBudget } from "../../functions/core/highlevel/fleet-budget.ts";
+import { budgetSchedule, FleetBudget } from "../../functions/core/highlevel/fleet-budget.ts";
 import { RatePacer } from "../../functions/core/highlevel/rate-pacer.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import {
@@ -69,6 +69,28 @@ function busiestWindow(grants: number[], windowMs: number): number {
   return most;
 }
 
+describe("budgetSchedule", () => {
+  it.each([
+    [50, 2_000, 49],
+    [10, 1_000, 9],
+    [100, 10_000, 98],
+    [1_000_000, 10_000, 980_000],
+  ])(
+    "spends %i calls / %i ms as %i evenly spaced slots, late by at most the reserve",
+    (max, intervalMs, calls) => {
+      const { spacingMs, slackMs } = budgetSchedule(max, intervalMs);
+      // Just under `calls` slots fit in one window: never `calls` + 1.
+      expect(intervalMs / spacingMs).toBeLessThan(calls);
+      expect(intervalMs / spacingMs).toBeGreaterThan(calls * 0.9998);
+      expect(Math.round(slackMs / spacingMs)).toBe(max - calls);
+    },
+  );
+
+  it("gives a one-call budget its whole window and half a spacing of slack", () => {
+    expect(budgetSchedule(1, 1_000)).toEqual({ spacingMs: 1_000.1, slackMs: 500.05 });
+  });
+});
+
 describe("FleetBudget: one budget for the fleet, in the coordination table", () => {
   it("never grants more than max − reserve per window to four containers in separate processes", async () => {
     table = await startEmbeddedDynamoDb();
@@ -96,6 +118,28 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     // About one write per permit: no container fought the others for long.
     const writes = containers.reduce((sum, c) => sum + c.requests.writes, 0);
     expect(writes / grants.length).toBeLessThan(1.5);
+  });
+
+  it("grants a large budget's permits at once, one write each, however tiny its spacing", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    budget.observe(
+      key,
+      200,
+      { max: 1_000_000, remaining: 999_999, intervalMs: 10_000 },
+      Date.now(),
+    );
+    await budget.flush();
+    const writesBefore = budget.requests.writes;
+
+    const permits = [];
+    for (let n = 0; n < 200; n++)
+      permits.push(await budget.acquire(key, Date.now() + 5_000, 1_000));
+
+    expect(permits.every((permit) => permit.granted)).toBe(true);
+    expect(budget.requests.staleSlots).toBe(0);
+    expect(budget.requests.writes - writesBefore).toBeLessThanOrEqual(240);
   });
 
   it("holds every container back after a 429 that one of them saw", async () => {

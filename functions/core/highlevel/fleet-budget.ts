@@ -9,8 +9,27 @@ import {
   type RatePacer,
 } from "./rate-pacer.ts";
 
-/** Spacing until an answer tells HighLevel's real limit: its documented one, less the reserve. */
-const DEFAULT_SPACING_MS = DOCUMENTED_BURST.intervalMs / (DOCUMENTED_BURST.max - 1);
+/** The share of each window the fleet leaves unspent (at least one call): the room for late calls. */
+const RESERVE_SHARE = 0.02;
+
+/**
+ * How a budget of `max` calls per `intervalMs` is spent: one slot every `spacingMs`, leaving
+ * 2% of the window (at least one call) unspent; a call may be made up to `slackMs` after its
+ * slot, since the calls that lateness can add to one window are no more than that reserve.
+ *
+ * @example
+ * budgetSchedule(50, 2_000) // { spacingMs: ≈40.8, slackMs: ≈40.8 }: 49 calls a window
+ */
+export function budgetSchedule(max: number, intervalMs: number) {
+  const reserve = max > 1 ? Math.max(1, Math.ceil(max * RESERVE_SHARE)) : 0;
+  // A hair over interval / calls, so that the calls' slots never all fit in one interval.
+  const spacingMs = (intervalMs / (max - reserve)) * 1.0001;
+  // A one-call budget has no room for lateness; half a spacing keeps it usable at all.
+  return { spacingMs, slackMs: spacingMs * Math.max(reserve, 0.5) };
+}
+
+/** Until an answer tells HighLevel's real limit: its documented one. */
+const DEFAULT_SCHEDULE = budgetSchedule(DOCUMENTED_BURST.max, DOCUMENTED_BURST.intervalMs);
 const DAILY_PAUSE_MS = 15 * 60_000;
 /** How long a container paces alone after the table failed, before it tries the table again. */
 const FALLBACK_MS = 60_000;
@@ -24,8 +43,6 @@ export interface FleetBudgetOptions {
   tableName: string;
   /** Paces this container alone while the table cannot be reached. */
   fallback: RatePacer;
-  /** Calls of each window left unspent by the whole fleet (default 1). */
-  reserve?: number;
   /** Told once per container when the table fails and pacing falls back to the container. */
   onFallback?: (error: unknown) => void;
 }
@@ -33,6 +50,8 @@ export interface FleetBudgetOptions {
 /** What this container last learnt of one budget key; the table is the truth. */
 interface KnownBudget {
   spacingMs: number;
+  /** How late after its slot a call may still go. */
+  slackMs: number;
   /** The spacing the table was last seen to hold (so a learnt spacing is written once). */
   tableSpacingMs: number | undefined;
   /** The table's next free slot when last seen (epoch ms). */
@@ -51,9 +70,9 @@ type Take =
  * (`pk = "budget#<locationId>#<token fingerprint>"`).
  *
  * It spaces calls evenly: the item holds the budget's next free slot, and each permit moves it
- * on by `interval / (max − reserve)` in one conditional `UpdateItem`, so in any window of
- * HighLevel's interval, wherever HighLevel anchors it, the fleet makes at most `max − reserve`
- * calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
+ * on by `interval / (max − reserve)` (`budgetSchedule`) in one conditional `UpdateItem`, so in
+ * any window of HighLevel's interval, wherever HighLevel anchors it, the fleet schedules at most
+ * `max − reserve` calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
  * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
  * correct under any number of writers; a permit usually costs one write.
  *
@@ -66,7 +85,6 @@ type Take =
  */
 export class FleetBudget implements Pacer {
   readonly #options: FleetBudgetOptions;
-  readonly #reserve: number;
   readonly #known = new Map<string, KnownBudget>();
   readonly #pendingWrites = new Set<Promise<unknown>>();
   #fallbackUntil = 0;
@@ -77,7 +95,6 @@ export class FleetBudget implements Pacer {
 
   constructor(options: FleetBudgetOptions) {
     this.#options = options;
-    this.#reserve = options.reserve ?? 1;
   }
 
   /** True while the table is out of reach and this container paces alone. */
@@ -121,10 +138,10 @@ export class FleetBudget implements Pacer {
           if (take.at > now) {
             await new Promise((resolve) => setTimeout(resolve, take.at - now));
           }
-          // A call up to one spacing late adds at most one call to any window, which the
-          // reserve covers; a container woken later than that would crowd the slots that
-          // follow, so it lets its slot go and takes a fresh one.
-          if (Date.now() - take.at > known.spacingMs) {
+          // A call a little late adds no more calls to any window than the reserve covers; a
+          // container woken later than that would crowd the slots that follow, so it lets its
+          // slot go and takes a fresh one.
+          if (Date.now() - take.at > known.slackMs) {
             this.requests.staleSlots += 1;
             continue;
           }
@@ -143,16 +160,18 @@ export class FleetBudget implements Pacer {
     const known = this.#knownFor(key);
     const now = Date.now();
     if (headers.max !== undefined && headers.max > 0 && headers.intervalMs !== undefined) {
-      const calls = headers.max > this.#reserve ? headers.max - this.#reserve : headers.max;
-      // A hair over interval / calls, so that `calls` slots never fit inside one interval.
-      const spacingMs = (headers.intervalMs / calls) * 1.0001;
+      const { spacingMs, slackMs } = budgetSchedule(headers.max, headers.intervalMs);
       known.spacingMs = spacingMs;
+      known.slackMs = slackMs;
       if (
         known.tableSpacingMs === undefined ||
         Math.abs(known.tableSpacingMs - spacingMs) > spacingMs * 0.005
       ) {
         known.tableSpacingMs = spacingMs;
-        this.#write(key, "SET spacing = :spacing, #ttl = :ttl", { ":spacing": num(spacingMs) });
+        this.#write(key, "SET spacing = :spacing, slack = :slack, #ttl = :ttl", {
+          ":spacing": num(spacingMs),
+          ":slack": num(slackMs),
+        });
       }
     }
     if (status === 429) {
@@ -237,6 +256,7 @@ export class FleetBudget implements Pacer {
     if (spacing !== undefined && spacing > 0) {
       known.spacingMs = spacing;
       known.tableSpacingMs = spacing;
+      known.slackMs = readNumber(item?.slack) ?? spacing;
     }
     known.dailyBlockedUntil = readNumber(item?.dailyUntil) ?? known.dailyBlockedUntil;
   }
@@ -322,7 +342,7 @@ export class FleetBudget implements Pacer {
     let known = this.#known.get(key);
     if (!known) {
       known = {
-        spacingMs: DEFAULT_SPACING_MS,
+        ...DEFAULT_SCHEDULE,
         tableSpacingMs: undefined,
         nextSlot: undefined,
         dailyBlockedUntil: 0,
