@@ -80,8 +80,8 @@ export async function measureColdStart(runs = 11): Promise<ColdStartResult[]> {
       const median = await medianImport(outfile, runs);
       results.push({
         variant: bundleAwsSdk
-          ? "worker, AWS SDK bundled (deployed)"
-          : "worker, AWS SDK from the runtime",
+          ? "worker, AWS SDK bundled (not what the stack deploys today)"
+          : "worker, AWS SDK from the runtime (as the stack deploys it)",
         bundleBytes: bytes,
         medianImportMs: median,
         emptyMedianImportMs: emptyMedian,

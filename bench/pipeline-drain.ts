@@ -26,7 +26,10 @@ export interface DrainOptions {
   functionTimeoutSeconds: number;
 }
 
-/** Drains `jobs` deletions through the local pipeline against a sandbox in another process. */
+/**
+ * Drains `jobs` deletions through the local pipeline (one container, the fleet budget in the
+ * coordination table) against a sandbox, queues and table in another process.
+ */
 export async function drainThroughPipeline(options: DrainOptions): Promise<DrainResult> {
   let batches = 0;
   let batchMs = 0;
@@ -41,6 +44,8 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     jobs: options.jobs,
     visibilityTimeoutSeconds: 6 * options.functionTimeoutSeconds,
     enqueue: true,
+    // The table lives beside the queues, out of this process, as DynamoDB is out of Lambda's.
+    coordination: true,
   });
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: servers.baseUrl,
@@ -48,7 +53,11 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     functionTimeoutSeconds: options.functionTimeoutSeconds,
     batchingWindowSeconds: 0,
     maxConcurrency: options.maxConcurrency,
-    external: { endpoint: servers.sqsEndpoint, queues: servers.queues },
+    external: {
+      endpoint: servers.sqsEndpoint,
+      queues: servers.queues,
+      ...(servers.coordination && { coordination: servers.coordination }),
+    },
     onBatch: ({ durationMs }) => {
       batches += 1;
       batchMs += durationMs;

@@ -373,40 +373,16 @@ describe("hostile answers: memory and logs stay bounded", () => {
   });
 
   it("logs and stores at most 1 KiB of a 50 MB message", async () => {
-    const server = await hostile({
-      delete: (_request, response) => {
-        response.writeHead(400, { "content-type": "application/json" });
-        response.end(JSON.stringify({ message: "m".repeat(50 * 1024 * 1024) }));
-      },
-      get: uploadStillThere,
-    });
-    const logs = capturingLog();
-    const h = await harnessFor(server, { overrides: { log: logs.log } });
-    await h.send(h.job("locA", "csv1"));
+    const { letter, logs } = await rejectedWith("m".repeat(50 * 1024 * 1024));
 
-    await h.deliver(10_000);
-
-    const [letter] = h.deadLetters();
     expect(letter?.attributes["failure-reason"]).toBe("rejected");
     expect(Buffer.byteLength(letter?.attributes["failure-detail"] ?? "")).toBeLessThanOrEqual(1024);
     expect(logs.bytes()).toBeLessThan(8 * 1024);
   });
-});
 
-describe("hostile answers: no part of the token survives a cut", () => {
-  it("redacts a token that straddles the 1 KiB cut before cutting", async () => {
-    const server = await hostile({
-      delete: (_request, response) =>
-        json(response, 400, { message: `${"m".repeat(1_010)} ${TEST_TOKEN} and more` }),
-      get: uploadStillThere,
-    });
-    const logs = capturingLog();
-    const h = await harnessFor(server, { overrides: { log: logs.log } });
-    await h.send(h.job("locA", "csv1"));
+  it("redacts a token that straddles the 1 KiB cut before cutting, so no part of it survives", async () => {
+    const { letter, logs } = await rejectedWith(`${"m".repeat(1_010)} ${TEST_TOKEN} and more`);
 
-    await h.deliver(10_000);
-
-    const [letter] = h.deadLetters();
     const detail = letter?.attributes["failure-detail"] ?? "";
     expect(detail).toMatch(/^m{1010} \[red/);
     for (const text of [detail, ...logs.lines]) {
@@ -414,6 +390,20 @@ describe("hostile answers: no part of the token survives a cut", () => {
     }
   });
 });
+
+/** Runs one job that HighLevel refuses with `message` (400, upload still there). */
+async function rejectedWith(message: string) {
+  const server = await hostile({
+    delete: (_request, response) => json(response, 400, { message }),
+    get: uploadStillThere,
+  });
+  const logs = capturingLog();
+  const h = await harnessFor(server, { overrides: { log: logs.log } });
+  await h.send(h.job("locA", "csv1"));
+  await h.deliver(10_000);
+  const [letter] = h.deadLetters();
+  return { letter, logs };
+}
 
 describe("parked once: duplicates and timeouts", () => {
   it("makes one deferral of a job that arrives three times in a throttled batch", async () => {
