@@ -39,7 +39,11 @@ const pipeline = await startLocalPipeline({
   functionTimeoutSeconds: config.functionTimeoutSeconds,
   batchingWindowSeconds: 0,
   maxConcurrency: 1,
-  workerEnv: { WORKER_CONCURRENCY: String(config.workerConcurrency) },
+  workerEnv: {
+    WORKER_CONCURRENCY: String(config.workerConcurrency),
+    // To try another lane wait: BUDGET_WAIT_MS=250 npm run bench:fleet
+    ...(process.env.BUDGET_WAIT_MS && { BUDGET_WAIT_MS: process.env.BUDGET_WAIT_MS }),
+  },
   external: {
     endpoint: config.sqsEndpoint,
     queues: config.queues,

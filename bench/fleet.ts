@@ -45,6 +45,15 @@ const cases: FleetCase[] = [
     order: "grouped",
   },
   {
+    // The control for the two grouped cases: what this machine reaches with 10 locations.
+    ...base,
+    name: "10 locations, interleaved, K = 4",
+    locations: 10,
+    jobs: 3_000,
+    containers: 4,
+    order: "interleaved",
+  },
+  {
     ...base,
     name: "10 locations grouped, through the producers' interleaving, K = 4",
     locations: 10,
@@ -57,9 +66,12 @@ const cases: FleetCase[] = [
 /** DynamoDB on-demand, us-east-1 list prices: $0.625 per million writes, $0.125 per million reads. */
 const TABLE_PRICE = { write: 0.625 / 1e6, read: 0.125 / 1e6 };
 
+/** `FLEET_CASES=grouped npm run bench:fleet` runs the cases whose name contains that text. */
+const only = process.env.FLEET_CASES;
+const chosen = only ? cases.filter((c) => c.name.includes(only)) : cases;
 const results: FleetResult[] = [];
-for (const [n, fleetCase] of cases.entries()) {
-  process.stderr.write(`fleet ${n + 1}/${cases.length}: ${fleetCase.name}\n`);
+for (const [n, fleetCase] of chosen.entries()) {
+  process.stderr.write(`fleet ${n + 1}/${chosen.length}: ${fleetCase.name}\n`);
   results.push(await drainWithFleet(fleetCase));
 }
 const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(2)}%`;
@@ -90,9 +102,11 @@ const table = [
   `|${rows[0]?.map(() => "---").join("|")}|`,
   ...rows.slice(1).map((row) => `| ${row.join(" | ")} |`),
 ].join("\n");
-writeFileSync(
-  new URL("./FLEET-RESULTS.md", import.meta.url),
-  `# Fleet benchmark
+// A partial run prints its table and leaves the file of the last full run alone.
+if (!only)
+  writeFileSync(
+    new URL("./FLEET-RESULTS.md", import.meta.url),
+    `# Fleet benchmark
 
 Written by \`npm run bench\` on ${new Date().toISOString()}.
 
@@ -106,5 +120,5 @@ Written by \`npm run bench\` on ${new Date().toISOString()}.
 
 ${table}
 `,
-);
+  );
 process.stdout.write(`${table}\n`);

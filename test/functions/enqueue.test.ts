@@ -93,6 +93,30 @@ describe("enqueueDeletions", () => {
     });
   });
 
+  it("puts each job in its location's message group, so a standard queue is a fair queue", async () => {
+    const sent: { group?: string; body?: string }[] = [];
+    sqs.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "SendMessageBatchCommand") {
+          const input = args.input as SendMessageBatchCommandInput;
+          for (const entry of input.Entries ?? []) {
+            sent.push({ group: entry.MessageGroupId, body: entry.MessageBody });
+          }
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "recordGroups" },
+    );
+    const report = await enqueueDeletions(jobs(12), { queueUrl, client: sqs.client });
+    expect(report.sent).toBe(12);
+    expect(sent).toHaveLength(12);
+    for (const { group, body } of sent) {
+      expect(group).toBe(JSON.parse(body ?? "{}").locationId);
+    }
+    // fauxqs accepts the group on a standard queue: every job arrived.
+    expect(queuedBodies()).toHaveLength(12);
+  });
+
   it("validates every job first and sends none when one is invalid", async () => {
     const input: unknown[] = [...jobs(20), { locationId: "loc1", csvId: "a/b" }, "nope"];
     const report = await enqueueDeletions(input, { queueUrl, client: sqs.client });

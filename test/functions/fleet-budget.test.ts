@@ -2,7 +2,11 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { budgetSchedule, FleetBudget } from "../../functions/core/highlevel/fleet-budget.ts";
+import {
+  budgetItemKey,
+  budgetSchedule,
+  FleetBudget,
+} from "../../functions/core/highlevel/fleet-budget.ts";
 import { RatePacer } from "../../functions/core/highlevel/rate-pacer.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import {
@@ -140,6 +144,33 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     expect(permits.every((permit) => permit.granted)).toBe(true);
     expect(budget.requests.staleSlots).toBe(0);
     expect(budget.requests.writes - writesBefore).toBeLessThanOrEqual(240);
+  });
+
+  it("takes a slot at once from a budget gone idle since this container last saw it booked", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    budget.observe(key, 200, { max: 10, remaining: 9, intervalMs: 1_000 }, Date.now());
+    await budget.flush();
+    for (let n = 0; n < 5; n++) await budget.acquire(key, Date.now() + 5_000, 1_000);
+    // The budget idles: its next slot lies in the past, which this container has not seen.
+    const { UpdateItemCommand } = await import("@aws-sdk/client-dynamodb");
+    await createLocalDynamoDbClient(table.endpoint).send(
+      new UpdateItemCommand({
+        TableName: table.tableName,
+        Key: { pk: { S: budgetItemKey(key) } },
+        UpdateExpression: "SET tat = :past",
+        ExpressionAttributeValues: { ":past": { N: String(Date.now() - 10_000) } },
+      }),
+    );
+    const before = { ...budget.requests };
+
+    const permit = await budget.acquire(key, Date.now() + 5_000, 1_000);
+
+    expect(permit.granted).toBe(true);
+    // At most one wrong guess (a failed write and a read), then the slot.
+    expect(budget.requests.writes - before.writes).toBeLessThanOrEqual(2);
+    expect(budget.requests.reads - before.reads).toBeLessThanOrEqual(1);
   });
 
   it("holds every container back after a 429 that one of them saw", async () => {

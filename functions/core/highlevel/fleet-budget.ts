@@ -36,6 +36,8 @@ const FALLBACK_MS = 60_000;
 /** Budget items outlive any window by far; TTL removes those of locations no longer worked. */
 const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
 const MAX_TABLE_TRIES = 4;
+/** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
+const BOOKED_MEMORY_MS = 2_000;
 
 export interface FleetBudgetOptions {
   /** The DynamoDB client, created on first use. */
@@ -56,6 +58,8 @@ interface KnownBudget {
   tableSpacingMs: number | undefined;
   /** The table's next free slot when last seen (epoch ms). */
   nextSlot: number | undefined;
+  /** When the table last showed slots booked ahead of now: other containers are likely busy. */
+  sawBookedAt: number;
   dailyBlockedUntil: number;
 }
 
@@ -212,11 +216,14 @@ export class FleetBudget implements Pacer {
         // Our patience ran out while retrying (stale slots, conflicts): come back later.
         return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
       }
-      const idle = known.nextSlot === undefined || known.nextSlot < floor;
+      // Guessing wrong costs a failed write and a read. A stale view of a budget that was booked
+      // ahead lately most likely means other containers kept booking it: guess busy then.
+      const recentlyBooked = now - known.sawBookedAt < BOOKED_MEMORY_MS;
+      const idle = known.nextSlot === undefined || (known.nextSlot < floor && !recentlyBooked);
       // DynamoDB refuses values an expression does not use: each path names only its own.
       const values: Record<string, AttributeValue> = { ":now": num(now), ":floor": num(floor) };
       const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
-      const item = idle
+      const taken = idle
         ? // Nobody has called lately: the slot is now, the next one a spacing later.
           await this.#update(
             key,
@@ -233,16 +240,20 @@ export class FleetBudget implements Pacer {
             `tat BETWEEN :floor AND :latest AND ${notDaily}`,
             deadline,
           );
-      if (item) {
-        const nextSlot = readNumber(item.tat) ?? now + known.spacingMs;
-        this.#learn(known, item);
+      if (taken.ok) {
+        const nextSlot = readNumber(taken.item.tat) ?? now + known.spacingMs;
+        this.#learn(known, taken.item);
         known.nextSlot = nextSlot;
+        if (nextSlot > now + known.spacingMs) known.sawBookedAt = now;
         return { kind: "slot", at: idle ? now : nextSlot - known.spacingMs };
       }
-      // The condition failed: read what the table holds and decide again.
-      const current = await this.#read(key, deadline);
+      // The condition failed: learn what the table holds (DynamoDB returns it with the failure;
+      // an embedded table may not) and decide again.
+      const current = taken.item ?? (await this.#read(key, deadline));
       this.#learn(known, current);
       known.nextSlot = readNumber(current?.tat);
+      // What the table showed is now the view: booked ahead, or idle (then guess idle next).
+      known.sawBookedAt = known.nextSlot !== undefined && known.nextSlot > now ? now : 0;
       if (known.dailyBlockedUntil > now) return { kind: "daily", until: known.dailyBlockedUntil };
       if (known.nextSlot !== undefined && known.nextSlot > latest) {
         return { kind: "busy", until: known.nextSlot };
@@ -261,14 +272,17 @@ export class FleetBudget implements Pacer {
     known.dailyBlockedUntil = readNumber(item?.dailyUntil) ?? known.dailyBlockedUntil;
   }
 
-  /** A conditional update; `undefined` when the condition failed. */
+  /** A conditional update: the item after it, or as it stood when the condition failed. */
   async #update(
     key: string,
     expression: string,
     values: Record<string, AttributeValue>,
     condition: string | undefined,
     deadline: number,
-  ): Promise<Record<string, AttributeValue> | undefined> {
+  ): Promise<
+    | { ok: true; item: Record<string, AttributeValue> }
+    | { ok: false; item: Record<string, AttributeValue> | undefined }
+  > {
     const { UpdateItemCommand } = await import("@aws-sdk/client-dynamodb");
     const client = await this.#options.client();
     this.requests.writes += 1;
@@ -286,15 +300,16 @@ export class FleetBudget implements Pacer {
               ":ttl": num(Math.floor(Date.now() / 1000) + ITEM_LIFETIME_SECONDS),
             },
             ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
           { abortSignal },
         ),
       );
-      return answer.Attributes ?? {};
+      return { ok: true, item: answer.Attributes ?? {} };
     } catch (error) {
       if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
         this.requests.conflicts += 1;
-        return undefined;
+        return { ok: false, item: (error as { Item?: Record<string, AttributeValue> }).Item };
       }
       throw error;
     }
@@ -345,6 +360,7 @@ export class FleetBudget implements Pacer {
         ...DEFAULT_SCHEDULE,
         tableSpacingMs: undefined,
         nextSlot: undefined,
+        sawBookedAt: 0,
         dailyBlockedUntil: 0,
       };
       this.#known.set(key, known);

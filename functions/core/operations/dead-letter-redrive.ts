@@ -8,6 +8,7 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
+import { messageGroupOf, parseDeletionJob } from "../producers/deletion-job.ts";
 import { deadLetterReason } from "./dead-letter-inspection.ts";
 import { releaseMessages } from "./received-messages.ts";
 
@@ -132,8 +133,14 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
         }
         report.matched += 1;
         // Send first, delete second: a crash in between leaves a duplicate, never a loss.
+        const body = message.Body ?? "";
+        const parsed = parseDeletionJob(body);
         await client.send(
-          new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body ?? "" }),
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: body,
+            ...(parsed.ok && { MessageGroupId: messageGroupOf(parsed.job) }),
+          }),
         );
         await client.send(
           new DeleteMessageCommand({

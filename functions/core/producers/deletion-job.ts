@@ -79,6 +79,14 @@ export function parseDeletionJob(body: string): JobParseResult {
   return validateDeletionJob(value);
 }
 
+/**
+ * The SQS message group of a job: its location. On a standard queue this makes it a fair queue,
+ * where one location's backlog (a sorted export) does not hold back the others' jobs.
+ */
+export function messageGroupOf(job: Pick<DeletionJob, "locationId">): string {
+  return job.locationId;
+}
+
 /** The identity of a job: two jobs with the same key delete the same upload. */
 export function jobKey(job: Pick<DeletionJob, "locationId" | "csvId">): string {
   return `${job.locationId}/${job.csvId}`;

@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
-import { type DeletionJob, validateDeletionJob } from "./deletion-job.ts";
+import { type DeletionJob, messageGroupOf, validateDeletionJob } from "./deletion-job.ts";
 import { interleaveByLocation } from "./interleave.ts";
 
 /** What happened to one job of an `enqueueDeletions` call, by its position in the input. */
@@ -159,6 +159,7 @@ async function sendBatchWithRetries(
           Entries: remaining.map((entry) => ({
             Id: String(entry.index),
             MessageBody: JSON.stringify(entry.job),
+            MessageGroupId: messageGroupOf(entry.job),
           })),
         }),
       );

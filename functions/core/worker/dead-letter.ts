@@ -80,13 +80,14 @@ export async function deferToSourceQueue(
   queueUrl: string,
   message: QueueMessage,
   deferral: { delaySeconds: number; deferrals: number },
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; messageGroupId?: string } = {},
 ): Promise<void> {
   const { SendMessageCommand } = await loadSqs();
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageBody: message.body,
+      ...(options.messageGroupId && { MessageGroupId: options.messageGroupId }),
       DelaySeconds: deferral.delaySeconds,
       MessageAttributes: {
         [DEFERRALS_ATTRIBUTE]: { DataType: "Number", StringValue: String(deferral.deferrals) },

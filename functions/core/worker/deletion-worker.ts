@@ -7,7 +7,12 @@ import { bodyConfirmsSuccess, readCsvStatus } from "../highlevel/csv-answer.ts";
 import type { AnsweredCall, HighLevelClient } from "../highlevel/highlevel-client.ts";
 import { DOCUMENTED_BURST } from "../highlevel/rate-pacer.ts";
 import { MissingTokenError, type TokenSource } from "../highlevel/token-source.ts";
-import { type DeletionJob, jobKey, parseDeletionJob } from "../producers/deletion-job.ts";
+import {
+  type DeletionJob,
+  jobKey,
+  messageGroupOf,
+  parseDeletionJob,
+} from "../producers/deletion-job.ts";
 import {
   deferToSourceQueue,
   removeFromSourceQueue,
@@ -367,7 +372,7 @@ async function settle(
       break;
   }
   try {
-    await park(deps, message, disposition, answerBy);
+    await park(deps, message, disposition, answerBy, job);
   } catch (error) {
     // The job could not be parked anywhere: leave it on the queue rather than lose it.
     deps.log.error("could not send the job to a queue; SQS will deliver it again", context, {
@@ -398,11 +403,15 @@ async function park(
   message: QueueMessage,
   disposition: Extract<Disposition, { action: "defer" | "dead-letter" }>,
   answerBy: number,
+  job: DeletionJob | undefined,
 ): Promise<void> {
   const sqs = await deps.sqs();
   if (disposition.action === "defer") {
     await beforeDeadline(answerBy, "deferring the job", (abortSignal) =>
-      deferToSourceQueue(sqs, deps.config.queueUrl, message, disposition, { abortSignal }),
+      deferToSourceQueue(sqs, deps.config.queueUrl, message, disposition, {
+        abortSignal,
+        ...(job && { messageGroupId: messageGroupOf(job) }),
+      }),
     );
     return;
   }
