@@ -65,6 +65,16 @@ const cases: FleetCase[] = [
 
 /** DynamoDB on-demand, us-east-1 list prices: $0.625 per million writes, $0.125 per million reads. */
 const TABLE_PRICE = { write: 0.625 / 1e6, read: 0.125 / 1e6 };
+/**
+ * SQS, $0.40 per million requests. A hand-back costs a ChangeMessageVisibility and a tenth of
+ * the ReceiveMessage that brings it back; the cost model in RESULTS.md holds the rest.
+ */
+const HAND_BACK_PRICE = (1 + 1 / 10) * (0.4 / 1e6);
+const extraCost = (r: FleetResult) =>
+  1e6 *
+  (r.tableWritesPerDeletion * TABLE_PRICE.write +
+    r.tableReadsPerDeletion * TABLE_PRICE.read +
+    (r.handedBack / Math.max(1, r.deleted)) * HAND_BACK_PRICE);
 
 /** `FLEET_CASES=grouped npm run bench:fleet` runs the cases whose name contains that text. */
 const only = process.env.FLEET_CASES;
@@ -84,7 +94,8 @@ const rows = [
     "dead letters",
     "not deleted",
     "table writes / reads per deletion",
-    "table $ per 1M deletions",
+    "hand-backs per deletion",
+    "table + hand-back $ per 1M deletions",
   ],
   ...results.map((r) => [
     r.case.name,
@@ -94,7 +105,8 @@ const rows = [
     String(r.deadLettered),
     String(r.case.jobs - r.deleted),
     `${r.tableWritesPerDeletion.toFixed(2)} / ${r.tableReadsPerDeletion.toFixed(2)}`,
-    `$${(1e6 * (r.tableWritesPerDeletion * TABLE_PRICE.write + r.tableReadsPerDeletion * TABLE_PRICE.read)).toFixed(2)}`,
+    (r.handedBack / Math.max(1, r.deleted)).toFixed(2),
+    `$${extraCost(r).toFixed(2)}`,
   ]),
 ];
 const table = [

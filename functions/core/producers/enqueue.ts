@@ -35,7 +35,7 @@ export interface EnqueueOptions {
   /** Keep per-job results: all (default), only the failures (large streams), or none. */
   keepResults?: boolean | "failures";
   /**
-   * Mix locations round-robin within a buffer of 1,000 jobs before sending (default true), so a
+   * Mix locations round-robin within a buffer of 10,000 jobs before sending (default true), so a
    * file sorted by location does not make the workers wait on one location at a time.
    */
   interleave?: boolean;

@@ -1,7 +1,7 @@
 import type { IndexedJob } from "./enqueue.ts";
 
 /** Jobs held at most while interleaving: memory stays flat for a file of any length. */
-export const INTERLEAVE_BUFFER = 1_000;
+export const INTERLEAVE_BUFFER = 10_000;
 
 /**
  * Reorders jobs round-robin across locations within a bounded buffer, so that a sorted export
