@@ -1,9 +1,18 @@
+import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { inspectDeadLetters } from "../functions/core/operations/dead-letter-inspection.ts";
 import { redriveDeadLetters } from "../functions/core/operations/dead-letter-redrive.ts";
 import { FAILURE_REASONS } from "../functions/core/worker/outcome.ts";
-import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
+import {
+  AWS_FLAG_HELP,
+  checkQueue,
+  explainAwsError,
+  required,
+  resolveQueueFlags,
+  sqsClientFor,
+} from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
+import { wholeNumber } from "./flags.ts";
 import { emit, progressView, table } from "./output.ts";
 
 interface DlqFlags {
@@ -11,6 +20,10 @@ interface DlqFlags {
   stack?: string;
   queueUrl?: string;
   endpointUrl?: string;
+  region?: string;
+  profile?: string;
+  yes?: boolean;
+  quiet?: boolean;
   reason?: string;
   max?: string;
   samples: string;
@@ -29,6 +42,8 @@ export function registerDlqCommands(program: Command): void {
     .option("--dlq-url <url>", "the dead-letter queue (default: $DEAD_LETTER_QUEUE_URL)")
     .option("--stack <name>", "read the queue URLs from a deployed stack's outputs")
     .option("--endpoint-url <url>", "SQS endpoint (default: $AWS_ENDPOINT_URL_SQS)")
+    .option("--region <region>", AWS_FLAG_HELP.region)
+    .option("--profile <name>", AWS_FLAG_HELP.profile)
     .option("--max <n>", "read at most this many messages", "10000")
     .option("--samples <n>", "samples per reason", "2")
     .option("--json", "print the summary as JSON on stdout")
@@ -39,14 +54,21 @@ export function registerDlqCommands(program: Command): void {
     .action(async (given: DlqFlags) => {
       const flags = { ...given, ...(await resolveQueueFlags(given)) };
       const dlqUrl = required(flags.dlqUrl, "DEAD_LETTER_QUEUE_URL", "--dlq-url");
-      const summary = await inspectDeadLetters(sqsClientFor(flags), dlqUrl, {
-        maxMessages: wholeNumber(flags.max ?? "10000", "--max"),
-        samplesPerReason: wholeNumber(flags.samples, "--samples"),
+      const maxMessages = wholeNumber(flags.max ?? "10000", "--max");
+      const samplesPerReason = wholeNumber(flags.samples, "--samples");
+      const client = sqsClientFor(flags, dlqUrl);
+      await checkQueue(client, dlqUrl, flags, "the dead-letter queue");
+      const summary = await inspectDeadLetters(client, dlqUrl, {
+        maxMessages,
+        samplesPerReason,
       }).catch((error: unknown) => {
-        throw new OperationalError(`could not read ${dlqUrl}: ${describeAwsError(error)}`);
+        throw new OperationalError(explainAwsError(error, dlqUrl, flags, "the dead-letter queue"));
       });
+      const hidden = summary.inFlight
+        ? `; ${summary.inFlight} more in flight (held by another reader or a redrive; they show again when released)`
+        : "";
       const text = [
-        `${summary.total} dead letter(s)${summary.truncated ? " (stopped reading at --max)" : ""}; oldest ${summary.oldest ?? "-"}, newest ${summary.newest ?? "-"}`,
+        `${summary.total} dead letter(s)${summary.truncated ? " (stopped reading at --max)" : ""}${hidden}; oldest ${summary.oldest ?? "-"}, newest ${summary.newest ?? "-"}`,
         "",
         table([["failure-reason", "count"], ...Object.entries(summary.byReason)]),
         "",
@@ -67,7 +89,12 @@ export function registerDlqCommands(program: Command): void {
     )
     .option("--dlq-url <url>", "the dead-letter queue (default: $DEAD_LETTER_QUEUE_URL)")
     .option("--queue-url <url>", "the jobs queue (default: $QUEUE_URL)")
+    .option("--stack <name>", "read the queue URLs from a deployed stack's outputs")
     .option("--endpoint-url <url>", "SQS endpoint (default: $AWS_ENDPOINT_URL_SQS)")
+    .option("--region <region>", AWS_FLAG_HELP.region)
+    .option("--profile <name>", AWS_FLAG_HELP.profile)
+    .option("-y, --yes", "do not ask before moving every dead letter")
+    .option("--quiet", "no progress on stderr")
     .option(
       "--reason <reason>",
       `only dead letters with this failure-reason (${[...FAILURE_REASONS, "unknown"].join(", ")})`,
@@ -95,9 +122,15 @@ A crash halfway can leave a job on both queues (deleting it twice is harmless), 
           `--reason must be one of ${[...FAILURE_REASONS, "unknown"].join(", ")}, got "${flags.reason}"`,
         );
       }
-      const view = progressView("redriving", { json });
+      const client = sqsClientFor(flags, dlqUrl);
+      await checkQueue(client, dlqUrl, flags, "the dead-letter queue");
+      await checkQueue(client, queueUrl, flags, "the jobs queue");
+      if (!flags.reason && !flags.max && !flags.dryRun && !flags.yes) {
+        await confirmRedriveAll(dlqUrl, queueUrl);
+      }
+      const view = progressView("redriving", { json, quiet: Boolean(flags.quiet) });
       const report = await redriveDeadLetters({
-        client: sqsClientFor(flags),
+        client,
         deadLetterQueueUrl: dlqUrl,
         queueUrl,
         ...(flags.reason && { reason: flags.reason }),
@@ -107,7 +140,9 @@ A crash halfway can leave a job on both queues (deleting it twice is harmless), 
           view.update(moved, toMove ?? scanned, { moved }),
       })
         .catch((error: unknown) => {
-          throw new OperationalError(`redrive failed: ${describeAwsError(error)}`);
+          throw new OperationalError(
+            `redrive failed, the dead letters it held are visible again: ${explainAwsError(error, queueUrl, flags, "the jobs queue")}`,
+          );
         })
         .finally(() => view.stop());
       const what = flags.reason ? `"${flags.reason}" dead letters` : "dead letters";
@@ -121,9 +156,13 @@ A crash halfway can leave a job on both queues (deleting it twice is harmless), 
     });
 }
 
-function wholeNumber(raw: string, flag: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new UsageError(`${flag} must be a whole number ≥ 1, got "${raw}"`);
-  return value;
+/** An unfiltered redrive moves everything: on a terminal, ask first (scripts are not asked). */
+async function confirmRedriveAll(dlqUrl: string, queueUrl: string): Promise<void> {
+  if (!process.stdin.isTTY) return;
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await prompt.question(
+    `Move every dead letter from ${dlqUrl} back to ${queueUrl}? [y/N] `,
+  );
+  prompt.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError("not confirmed; nothing was moved");
 }

@@ -3,26 +3,48 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
+import {
+  type EnqueueReport,
+  EnqueueStoppedError,
+  type IndexedJob,
+  sendDeletionJobs,
+} from "../functions/core/producers/enqueue.ts";
 import {
   checkJobFile,
   type JobFileFormat,
   validJobsFrom,
 } from "../functions/core/producers/job-file.ts";
-import { describeAwsError, required, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
-import { OperationalError, UsageError } from "./errors.ts";
+import { Watermark } from "../local/run-state.ts";
+import {
+  AWS_FLAG_HELP,
+  checkQueue,
+  explainAwsError,
+  required,
+  resolveQueueFlags,
+  sqsClientFor,
+} from "./aws-clients.ts";
+import { InterruptedError, OperationalError, UsageError } from "./errors.ts";
+import { wholeNumber } from "./flags.ts";
 import { emit, progressView } from "./output.ts";
 
 interface EnqueueFlags {
   queueUrl?: string;
   stack?: string;
   endpointUrl?: string;
+  region?: string;
+  profile?: string;
   format?: string;
+  delimiter?: string;
+  fromLine?: string;
   dryRun?: boolean;
   skipInvalid?: boolean;
   concurrency: string;
   json?: boolean;
+  quiet?: boolean;
 }
+
+/** Skipped lines named in the text summary; `--json` lists them all. */
+const SKIPPED_IN_TEXT = 20;
 
 export function registerEnqueueCommand(program: Command): void {
   program
@@ -37,25 +59,33 @@ export function registerEnqueueCommand(program: Command): void {
       "--endpoint-url <url>",
       "SQS endpoint, e.g. a local fauxqs (default: $AWS_ENDPOINT_URL_SQS)",
     )
+    .option("--region <region>", AWS_FLAG_HELP.region)
+    .option("--profile <name>", AWS_FLAG_HELP.profile)
     .option(
       "--format <csv|jsonl>",
       "input format (default: from the file name, else from the content)",
     )
+    .option("--delimiter <char>", 'CSV field separator, e.g. ";" (default ",")')
+    .option("--from-line <n>", "send only the jobs from this line of the file on (to resume)")
     .option("--dry-run", "validate and count; send nothing")
     .option("--skip-invalid", "send the valid jobs even when some lines are invalid")
     .option("--concurrency <n>", "SendMessageBatch requests in flight", "8")
     .option("--json", "print the summary as JSON on stdout")
+    .option("--quiet", "no progress on stderr")
     .addHelpText(
       "after",
       `
 Examples:
   $ ghl-csv-purge enqueue uploads.csv --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/GhlCsvPurge-Queue
-  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge
+  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge --profile prod
   $ QUEUE_URL=… ghl-csv-purge enqueue uploads.jsonl --dry-run
   $ cat jobs.jsonl | ghl-csv-purge enqueue - --json
+  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge --from-line 48211   # after Ctrl-C
 
 Every line is checked before anything is sent: one invalid line stops the run (exit 1) and
-names the line, unless --skip-invalid. Files are streamed: memory stays flat for any size.`,
+names the line, unless --skip-invalid. Files are streamed: memory stays flat for any size.
+Ctrl-C stops sending, prints what was sent and the --from-line that resumes (exit 130).
+Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not sent), 2 usage.`,
     )
     .action(async (file: string | undefined, given: EnqueueFlags) => {
       const flags = { ...given, ...(await resolveQueueFlags(given)) };
@@ -67,76 +97,187 @@ names the line, unless --skip-invalid. Files are streamed: memory stays flat for
           `--concurrency must be a whole number from 1 to 64, got "${flags.concurrency}"`,
         );
       }
+      const fromLine =
+        flags.fromLine === undefined ? 1 : wholeNumber(flags.fromLine, "--from-line");
+      const delimiter = parseDelimiter(flags.delimiter);
       const queueUrl = flags.dryRun
         ? (flags.queueUrl ?? process.env.QUEUE_URL)
         : required(flags.queueUrl, "QUEUE_URL", "--queue-url");
       const source = await spoolIfStdin(file);
+      const name = file && file !== "-" ? file : "stdin";
       try {
         const started = Date.now();
-        const check = await checkJobFile(source.path, format);
-        const invalidSample = check.invalid.slice(0, 5).map((p) => `line ${p.line}: ${p.error}`);
-        if (check.invalid.length > 0 && !flags.skipInvalid) {
+        const check = await checkJobFile(source.path, format, { delimiter });
+        const skipped = check.invalid.filter((problem) => problem.line >= fromLine);
+        const skippedCount = fromLine === 1 ? check.invalidCount : skipped.length;
+        const named = skipped.slice(0, SKIPPED_IN_TEXT).map((p) => `line ${p.line}: ${p.error}`);
+        if (skippedCount > 0 && !flags.skipInvalid) {
           throw new OperationalError(
-            `${check.invalid.length} invalid line(s), nothing was sent (${invalidSample.join("; ")}); fix them or pass --skip-invalid`,
+            `${skippedCount} invalid line(s), nothing was sent (${named.slice(0, 5).join("; ")}); fix them or pass --skip-invalid`,
           );
         }
+        if (check.valid === 0) {
+          throw new OperationalError(
+            `no jobs in ${name}${skippedCount ? ` (${skippedCount} invalid line(s))` : ""}`,
+          );
+        }
+        const skippedText = skippedCount
+          ? `\nskipped ${skippedCount} invalid line(s):\n  ${named.join("\n  ")}${skippedCount > named.length ? `\n  … and ${skippedCount - named.length} more (--json lists them all)` : ""}`
+          : "";
         if (flags.dryRun || !queueUrl) {
           emit(
             json,
             {
               dryRun: true,
               valid: check.valid,
-              invalid: check.invalid.length,
+              invalid: skippedCount,
               locations: check.locations,
-              invalidSample,
+              skippedLines: skipped,
             },
-            `dry run: ${check.valid} valid job(s) for ${check.locations} location(s), ${check.invalid.length} invalid; nothing sent`,
+            `dry run: ${check.valid} valid job(s) for ${check.locations} location(s), ${skippedCount} invalid; nothing sent${skippedText}`,
           );
           return;
         }
-        const view = progressView("enqueueing", { json });
-        let report: Awaited<ReturnType<typeof sendDeletionJobs>>;
+        const client = sqsClientFor(flags, queueUrl);
+        await checkQueue(client, queueUrl, flags, "the jobs queue");
+        const view = progressView("enqueueing", { json, quiet: Boolean(flags.quiet) });
+        const interrupt = stopOnSigint();
+        // Every job below the watermark's index was sent: the resume point after a stop. Lines
+        // are remembered only for jobs at or above it, so memory stays flat.
+        let watermark: Watermark | undefined;
+        const lineOf = new Map<number, number>();
+        const lastLineRead = { value: 0 };
+        let report: EnqueueReport;
+        let stopped: string | undefined;
         try {
-          report = await sendDeletionJobs(validJobsFrom(source.path, 0, undefined, format), {
-            queueUrl,
-            client: sqsClientFor(flags),
-            concurrency,
-            keepResults: "failures",
-            total: check.valid,
-            onProgress: ({ sent, failed, total }) =>
-              view.update(sent + failed, total, { sent, failed }),
-          });
+          report = await sendDeletionJobs(
+            trackLines(
+              validJobsFrom(source.path, 0, {
+                signal: interrupt.signal,
+                format,
+                fromLine,
+                delimiter,
+              }),
+              lineOf,
+              (job) => {
+                watermark ??= new Watermark(job.index);
+                lastLineRead.value = job.line ?? lastLineRead.value;
+              },
+            ),
+            {
+              queueUrl,
+              client,
+              concurrency,
+              keepResults: "failures",
+              total: check.valid,
+              onResult: (result) => {
+                if (result.status !== "sent" || !watermark) return;
+                const before = watermark.value;
+                watermark.mark(result.index);
+                for (let index = before; index < watermark.value; index++) lineOf.delete(index);
+              },
+              onProgress: ({ sent, failed, total }) =>
+                view.update(sent + failed, total, { sent, failed }),
+            },
+          );
         } catch (error) {
-          throw new OperationalError(`could not send to ${queueUrl}: ${describeAwsError(error)}`);
+          if (!(error instanceof EnqueueStoppedError)) throw error;
+          report = error.report;
+          stopped = explainAwsError(error.cause, queueUrl, flags, "the jobs queue");
         } finally {
           view.stop();
+          interrupt.dispose();
         }
         const seconds = (Date.now() - started) / 1000;
+        // The first job not sent; if every job read was sent, the line after the last one read.
+        const resumeLine =
+          watermark &&
+          (lineOf.get(watermark.value) ??
+            (lastLineRead.value ? lastLineRead.value + 1 : undefined));
+        const unsent = check.valid - report.sent;
+        const failures = report.results.filter((r) => r.status === "failed");
         const summary = {
           queueUrl,
           valid: check.valid,
-          invalid: check.invalid.length,
+          invalid: skippedCount,
           sent: report.sent,
           failed: report.failed,
           locations: check.locations,
           seconds: Number(seconds.toFixed(2)),
           jobsPerSecond: Math.round(report.sent / Math.max(seconds, 0.001)),
           peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-          failures: report.results.slice(0, 20),
+          failures: failures.map((f) => ({ line: f.line, error: "error" in f ? f.error : "" })),
+          skippedLines: skipped,
+          ...(interrupt.signal.aborted && { interrupted: true }),
+          ...(stopped && { stoppedBecause: stopped }),
+          ...(unsent > 0 && resumeLine !== undefined && { resumeFromLine: resumeLine }),
         };
+        const resumeHint =
+          resumeLine !== undefined
+            ? ` Resume with: --from-line ${resumeLine} (jobs after it that were sent go again; a second delete is harmless).`
+            : "";
+        const failureText = failures.length
+          ? `, ${report.failed} NOT sent (line ${failures
+              .slice(0, 5)
+              .map((f) => `${f.line ?? "?"}: ${"error" in f ? f.error : ""}`)
+              .join("; line ")})`
+          : "";
         emit(
           json,
           summary,
-          `sent ${report.sent} of ${check.valid} job(s) in ${seconds.toFixed(1)} s (${summary.jobsPerSecond}/s)` +
-            `${check.invalid.length ? `, skipped ${check.invalid.length} invalid line(s)` : ""}` +
-            `${report.failed ? `, ${report.failed} NOT sent (first: ${JSON.stringify(report.results[0])})` : ""}`,
+          `sent ${report.sent} of ${check.valid} job(s) in ${seconds.toFixed(1)} s (${summary.jobsPerSecond}/s)${failureText}${skippedText}`,
         );
-        if (report.failed > 0)
-          throw new OperationalError(`${report.failed} job(s) could not be sent`);
+        if (interrupt.signal.aborted) {
+          throw new InterruptedError(
+            `interrupted: ${report.sent} job(s) sent${resumeLine !== undefined ? `, every line before ${resumeLine} is on the queue` : ""}.${resumeHint}`,
+          );
+        }
+        if (stopped) throw new OperationalError(`stopped: ${stopped}.${resumeHint}`);
+        if (report.failed > 0) {
+          throw new OperationalError(
+            `${report.failed} job(s) could not be sent (first at line ${failures[0]?.line ?? "?"}).${resumeHint}`,
+          );
+        }
       } finally {
         source.cleanup();
       }
     });
+}
+
+/** Remembers the line of each job index in flight (forgetting them once passed), for resume hints. */
+async function* trackLines(
+  jobs: AsyncIterable<IndexedJob>,
+  lineOf: Map<number, number>,
+  onJob: (job: IndexedJob) => void,
+): AsyncGenerator<IndexedJob> {
+  for await (const job of jobs) {
+    onJob(job);
+    if (job.line !== undefined) lineOf.set(job.index, job.line);
+    yield job;
+  }
+}
+
+function parseDelimiter(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const value = raw === "\\t" || raw === "tab" ? "\t" : raw;
+  if (value.length !== 1) {
+    throw new UsageError(`--delimiter must be one character (or "\\t"), got "${raw}"`);
+  }
+  return value;
+}
+
+/** Ctrl-C stops reading the file; what is in flight is finished and reported. Twice quits. */
+function stopOnSigint() {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(
+      "\nstopping: finishing the batches in flight (Ctrl-C again to quit now)\n",
+    );
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  return { signal: controller.signal, dispose: () => process.off("SIGINT", onSigint) };
 }
 
 function parseFormat(format: string | undefined): JobFileFormat | undefined {

@@ -6,6 +6,7 @@ import { runDemo } from "../local/demo.ts";
 import { runLive } from "../local/live-run.ts";
 import type { RunReport } from "../local/run-report.ts";
 import { OperationalError, UsageError } from "./errors.ts";
+import { wholeNumber } from "./flags.ts";
 import { emit, progressView, table } from "./output.ts";
 
 interface LocalFlags {
@@ -17,6 +18,7 @@ interface LocalFlags {
   json?: boolean;
   perLocation: string;
   functionTimeout?: string;
+  restart?: boolean;
 }
 
 export function registerLocalCommand(program: Command): void {
@@ -40,10 +42,11 @@ export function registerLocalCommand(program: Command): void {
       "HighLevel API origin for --live",
       "https://services.leadconnectorhq.com",
     )
+    .option("--restart", "with --live: run the file again though an earlier run finished it")
     .option("--per-location <n>", "demo uploads per location (4 locations)", "40")
     .option(
       "--function-timeout <seconds>",
-      "local function timeout (visibility timeout is 6× this + the batching window)",
+      "local function timeout (default: 60 for the demo, 15 for --live; the queue's visibility timeout is 2× this + the batching window)",
     )
     .option("--json", "print a machine-readable summary on stdout")
     .addHelpText(
@@ -75,9 +78,9 @@ Ctrl-C stops taking new batches, lets in-flight ones finish, and prints how to r
 }
 
 async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Promise<void> {
-  const perLocation = positiveInteger(flags.perLocation, "--per-location");
+  const perLocation = wholeNumber(flags.perLocation, "--per-location");
   const functionTimeoutSeconds = flags.functionTimeout
-    ? positiveInteger(flags.functionTimeout, "--function-timeout")
+    ? wholeNumber(flags.functionTimeout, "--function-timeout")
     : undefined;
   if (!json) {
     process.stderr.write(
@@ -159,18 +162,34 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
     highLevelBaseUrl: flags.baseUrl,
     dataDir,
     expectedJobs: check.valid,
+    ...(flags.restart && { restart: true }),
     ...(flags.functionTimeout && {
-      functionTimeoutSeconds: positiveInteger(flags.functionTimeout, "--function-timeout"),
+      functionTimeoutSeconds: wholeNumber(flags.functionTimeout, "--function-timeout"),
     }),
     signal,
     onEnqueueProgress: (sent, total) => enqueueView.update(sent, total, {}),
     onDrainProgress: (finished, total, counts) => {
       enqueueView.stop();
-      drainView.update(finished, total, counts);
+      drainView.update(finished, total, {
+        deleted: counts.deleted,
+        "dead-lettered": counts.deadLettered,
+        // What the run waits for when nothing moves: jobs held by a batch, or deferred.
+        "in flight": counts.inFlight,
+        "delayed (deferred)": counts.delayed,
+      });
     },
   });
   enqueueView.stop();
   drainView.stop();
+  if (report.alreadyFinished) {
+    const done = report.alreadyFinished;
+    emit(
+      json,
+      report,
+      `${flags.file} was finished by an earlier run in ${dataDir} at ${done.at} (deleted ${done.deleted}, already absent ${done.alreadyAbsent}, dead-lettered ${done.deadLettered}); nothing to do. Pass --restart to run it again.`,
+    );
+    return;
+  }
   emit(json, report, summaryText(report));
   if (report.interrupted) {
     throw new OperationalError(
@@ -212,13 +231,6 @@ function summaryText(report: RunReport): string {
     `time:             ${(report.durationMs / 1000).toFixed(1)} s, ${report.deletionsPerSecond.toFixed(1)} deletions/s`,
     `reconciled:       ${report.reconciled ? "yes — every job is deleted, already absent, or a dead letter" : "NO"}`,
   ].join("\n");
-}
-
-function positiveInteger(raw: string, flag: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new UsageError(`${flag} must be a whole number ≥ 1, got "${raw}"`);
-  return value;
 }
 
 /** First Ctrl-C: finish what is in flight and stop. Second: exit at once. */

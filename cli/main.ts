@@ -1,8 +1,10 @@
 import "./quiet-worker.ts";
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { JobFileError } from "../functions/core/producers/job-file.ts";
 import { registerDlqCommands } from "./dlq-command.ts";
 import { registerEnqueueCommand } from "./enqueue-command.ts";
-import { EXIT, OperationalError, UsageError } from "./errors.ts";
+import { EXIT, InterruptedError, OperationalError, UsageError } from "./errors.ts";
 import { registerLocalCommand } from "./local-command.ts";
 import { registerPurgeCommand } from "./purge-command.ts";
 
@@ -13,6 +15,7 @@ export function buildProgram(): Command {
     .description(
       "Delete HighLevel Social Planner CSV uploads reliably, within HighLevel's rate limits",
     )
+    .version(packageVersion(), "--version", "print the version")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerLocalCommand(program);
@@ -25,6 +28,13 @@ export function buildProgram(): Command {
   };
   exitOverride(program);
   return program;
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(
+    readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+  ) as { version: string };
+  return manifest.version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,6 +58,15 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof OperationalError) {
       process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
       return EXIT.failure;
+    }
+    if (error instanceof InterruptedError) {
+      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      return EXIT.interrupted;
+    }
+    if (error instanceof JobFileError) {
+      // The input cannot be a jobs file: the user gave the wrong thing, nothing was sent.
+      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      return EXIT.usage;
     }
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     process.stderr.write(`ghl-csv-purge: unexpected failure: ${message}\n`);

@@ -9,7 +9,11 @@ export interface ProgressView {
  * Progress on stderr: a bar on a terminal, a plain line every few seconds elsewhere (CI logs,
  * pipes, and --json runs, whose stdout is kept for the JSON document).
  */
-export function progressView(label: string, options: { json: boolean }): ProgressView {
+export function progressView(
+  label: string,
+  options: { json: boolean; quiet?: boolean },
+): ProgressView {
+  if (options.quiet) return { update() {}, stop() {} };
   if (process.stderr.isTTY && !options.json) {
     const bar = new cliProgress.SingleBar(
       {

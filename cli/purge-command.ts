@@ -8,8 +8,9 @@ import {
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
 import { createHighLevelRuntime } from "../functions/core/worker/worker-runtime.ts";
-import { resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
+import { AWS_FLAG_HELP, checkQueue, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
+import { wholeNumber } from "./flags.ts";
 import { emit, table } from "./output.ts";
 
 interface PurgeFlags {
@@ -21,6 +22,8 @@ interface PurgeFlags {
   queueUrl?: string;
   stack?: string;
   endpointUrl?: string;
+  region?: string;
+  profile?: string;
   baseUrl?: string;
   reason: string;
   json?: boolean;
@@ -44,6 +47,8 @@ export function registerPurgeCommand(program: Command): void {
     .option("--queue-url <url>", "the jobs queue (default: $QUEUE_URL)")
     .option("--stack <name>", "read the queue URL from a deployed stack's outputs")
     .option("--endpoint-url <url>", "SQS endpoint (default: $AWS_ENDPOINT_URL_SQS)")
+    .option("--region <region>", AWS_FLAG_HELP.region)
+    .option("--profile <name>", AWS_FLAG_HELP.profile)
     .option(
       "--base-url <url>",
       "HighLevel API origin (default: $HIGHLEVEL_BASE_URL or the production API)",
@@ -68,13 +73,16 @@ Examples:
       if (!process.env.HIGHLEVEL_TOKEN?.trim()) {
         throw new UsageError("set HIGHLEVEL_TOKEN to the HighLevel token of the location(s)");
       }
+      if (flags.baseUrl !== undefined) checkBaseUrl(flags.baseUrl);
+      const sqs = sqsClientFor(flags, queueUrl);
+      if (!policy.dryRun && queueUrl) await checkQueue(sqs, queueUrl, flags, "the jobs queue");
       const config = loadPlannerConfig({
         ...process.env,
         HIGHLEVEL_TOKEN_SECRET_ARN: "",
         QUEUE_URL: queueUrl ?? "http://dry-run.invalid/queue",
         ...(flags.baseUrl && { HIGHLEVEL_BASE_URL: flags.baseUrl }),
       });
-      const runtime = createHighLevelRuntime(config, { sqs: sqsClientFor(flags) });
+      const runtime = createHighLevelRuntime(config, { sqs });
       const plan = await planPurge(policy, {
         ...runtime,
         sqs: await runtime.sqs(),
@@ -101,14 +109,37 @@ Examples:
         ? `${table(rows)}\n\n${perLocation}\ndry run: ${plan.deletions.length} deletion(s) planned, nothing enqueued`
         : `${perLocation}\nenqueued ${plan.enqueued} deletion(s)${plan.notEnqueued ? `, ${plan.notEnqueued} NOT enqueued` : ""}`;
       emit(json, plan, text);
-      if (plan.notEnqueued > 0)
-        throw new OperationalError(`${plan.notEnqueued} deletion(s) could not be enqueued`);
+      if (plan.notEnqueued > 0) {
+        throw new OperationalError(
+          `${plan.notEnqueued} deletion(s) could not be enqueued: ${plan.notEnqueuedBecause ?? "unknown reason"}`,
+        );
+      }
+      const refused = plan.locations.filter((l) => l.tokenRefused);
+      if (refused.length > 0) {
+        throw new OperationalError(
+          `HighLevel refused the token for ${refused.map((l) => l.locationId).join(", ")} (${refused[0]?.incomplete}): check HIGHLEVEL_TOKEN — it must belong to the location (or its agency) and have the socialplanner/csv scopes`,
+        );
+      }
       if (plan.locations.some((l) => l.incomplete)) {
         throw new OperationalError(
           "listing stopped early for some locations; run again to plan the rest",
         );
       }
     });
+}
+
+function checkBaseUrl(raw: string): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(
+      `--base-url must be a URL such as https://services.leadconnectorhq.com, got "${raw}"`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new UsageError(`--base-url must be an http(s) URL, got "${raw}"`);
+  }
 }
 
 function policyFromFlags(flags: PurgeFlags) {
@@ -122,7 +153,7 @@ function policyFromFlags(flags: PurgeFlags) {
           .map((s) => s.trim())
           .filter(Boolean),
       }),
-      maxJobs: Number(flags.maxJobs),
+      maxJobs: wholeNumber(flags.maxJobs, "--max-jobs"),
       dryRun: Boolean(flags.dryRun),
       reason: flags.reason,
     });

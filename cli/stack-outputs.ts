@@ -5,7 +5,8 @@ import { OperationalError } from "./errors.ts";
 /** The outputs of a deployed GhlCsvPurge stack (QueueUrl, DeadLetterQueueUrl, …), by key. */
 export async function readStackOutputs(
   stackName: string,
-  client: CloudFormationClient = cloudFormationClient(),
+  aws: { region?: string; profile?: string } = {},
+  client: CloudFormationClient = cloudFormationClient(aws),
 ): Promise<Record<string, string>> {
   try {
     const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
@@ -25,8 +26,12 @@ export async function readStackOutputs(
 }
 
 /** Honours AWS_ENDPOINT_URL_CLOUDFORMATION (local stand-ins, tests) like the SDK's own clients. */
-function cloudFormationClient(): CloudFormationClient {
+function cloudFormationClient(aws: { region?: string; profile?: string }): CloudFormationClient {
   const endpoint = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+  const chosen = {
+    ...(aws.region && { region: aws.region }),
+    ...(aws.profile && { profile: aws.profile }),
+  };
   return new CloudFormationClient(
     endpoint
       ? {
@@ -35,7 +40,8 @@ function cloudFormationClient(): CloudFormationClient {
           ...(!process.env.AWS_ACCESS_KEY_ID && {
             credentials: { accessKeyId: "local", secretAccessKey: "local" },
           }),
+          ...chosen,
         }
-      : {},
+      : chosen,
   );
 }

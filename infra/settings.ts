@@ -22,6 +22,21 @@ export const PIPELINE_DEFAULTS = {
   deadLetterRetentionDays: 14,
 } as const;
 
+/**
+ * Local runs: the poller is the only consumer and never retries an invocation itself, so a
+ * visibility of two timeouts (+ the batching window) covers an overrun, and a job that failed
+ * transiently comes back in seconds rather than the six timeouts AWS asks of a Lambda event source.
+ */
+export function localVisibilityTimeoutSeconds(
+  functionTimeoutSeconds: number,
+  maxBatchingWindowSeconds: number,
+): number {
+  return 2 * functionTimeoutSeconds + maxBatchingWindowSeconds;
+}
+
+/** Local `--live` runs: a shorter invocation than the stack's, so redeliveries wait seconds. */
+export const LOCAL_LIVE_FUNCTION_TIMEOUT_SECONDS = 15;
+
 /** AWS's rule for SQS event sources: visibility timeout ≥ 6 × function timeout (+ batching window). */
 export function minimumVisibilityTimeoutSeconds(
   functionTimeoutSeconds: number,

@@ -1,5 +1,11 @@
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { startFauxqs } from "fauxqs";
+import { fixFauxqsReadyPersistence } from "./fauxqs-persistence-fix.ts";
 
 export interface PipelineQueues {
   queueUrl: string;
@@ -18,6 +24,7 @@ export interface QueueSettings {
  * that does not resolve here, so the client uses the endpoint, never the queue URL's host.
  */
 export async function startEmbeddedSqs(options: { dataDir?: string } = {}) {
+  if (options.dataDir) await fixFauxqsReadyPersistence();
   const server = await startFauxqs({
     port: 0,
     host: "127.0.0.1",
@@ -53,6 +60,13 @@ export async function startEmbeddedSqs(options: { dataDir?: string } = {}) {
       }),
     );
     const queueUrl = source.QueueUrl as string;
+    // A queue kept in a data dir by an older run keeps its old settings unless told.
+    await client.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        Attributes: { VisibilityTimeout: String(settings.visibilityTimeoutSeconds) },
+      }),
+    );
     return {
       queueUrl,
       queueArn: await queueArn(client, queueUrl),

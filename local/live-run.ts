@@ -1,10 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
 import { checkJobFile, validJobsFrom } from "../functions/core/producers/job-file.ts";
-import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { LOCAL_LIVE_FUNCTION_TIMEOUT_SECONDS } from "../infra/settings.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { buildRunReport, type RunReport } from "./run-report.ts";
-import { loadRunState, saveRunState, Watermark } from "./run-state.ts";
+import { loadRunState, type RunState, saveRunState, Watermark } from "./run-state.ts";
 
 export interface LiveRunOptions {
   file: string;
@@ -14,18 +14,22 @@ export interface LiveRunOptions {
   functionTimeoutSeconds?: number;
   /** Valid jobs in the file, when the caller has counted them already. */
   expectedJobs?: number;
+  /** Run the file again though an earlier run in `dataDir` finished it. */
+  restart?: boolean;
   signal: AbortSignal;
   onEnqueueProgress?: (sent: number, total: number) => void;
   onDrainProgress?: (
     finished: number,
     total: number,
-    report: { deleted: number; deadLettered: number },
+    report: { deleted: number; deadLettered: number; inFlight: number; delayed: number },
   ) => void;
 }
 
 export interface LiveReport extends RunReport {
   interrupted: boolean;
   resumed: boolean;
+  /** An earlier run in the data dir finished this file; nothing was sent or deleted. */
+  alreadyFinished?: RunState["finished"];
 }
 
 /**
@@ -34,19 +38,27 @@ export interface LiveReport extends RunReport {
  */
 export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
   mkdirSync(options.dataDir, { recursive: true });
-  const state = loadRunState(options.dataDir, options.file);
+  const state = loadRunState(options.dataDir, options.file, options.restart);
   const resumed = state.enqueuedThrough > 0;
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: options.highLevelBaseUrl,
     token: options.token,
     dataDir: options.dataDir,
-    functionTimeoutSeconds:
-      options.functionTimeoutSeconds ?? PIPELINE_DEFAULTS.functionTimeoutSeconds,
+    functionTimeoutSeconds: options.functionTimeoutSeconds ?? LOCAL_LIVE_FUNCTION_TIMEOUT_SECONDS,
   });
   const startedAt = Date.now();
   try {
     const before = await pipeline.depth();
     const pendingAtStart = before.visible + before.inFlight + before.delayed;
+    if (state.finished && pendingAtStart === 0) {
+      const report = await buildRunReport(pipeline, {
+        startedAt,
+        enqueued: 0,
+        pendingAtStart,
+        deadLettersAtStart: before.deadLetters,
+      });
+      return { ...report, interrupted: false, resumed: false, alreadyFinished: state.finished };
+    }
     pipeline.poller.start();
 
     let enqueued = 0;
@@ -56,7 +68,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
       const total = options.expectedJobs ?? (await checkJobFile(options.file)).valid;
       let savedAt = 0;
       const report = await sendDeletionJobs(
-        validJobsFrom(options.file, resumeFrom, options.signal),
+        validJobsFrom(options.file, resumeFrom, { signal: options.signal }),
         {
           queueUrl: pipeline.queues.queueUrl,
           client: pipeline.sqs.client,
@@ -88,6 +100,8 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
       options.onDrainProgress?.(tally.finished, tally.finished + waiting, {
         deleted: tally.deleted,
         deadLettered: tally.deadLetteredTotal,
+        inFlight: depth.inFlight,
+        delayed: depth.delayed,
       });
     });
     await pipeline.poller.stop();
@@ -97,6 +111,16 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
       pendingAtStart,
       deadLettersAtStart: before.deadLetters,
     });
+    const sofar = state.totals ?? { deleted: 0, alreadyAbsent: 0, deadLettered: 0 };
+    state.totals = {
+      deleted: sofar.deleted + report.deleted,
+      alreadyAbsent: sofar.alreadyAbsent + report.alreadyAbsent,
+      deadLettered: sofar.deadLettered + report.deadLettered,
+    };
+    if (drained && state.enqueueComplete) {
+      state.finished = { at: new Date().toISOString(), ...state.totals };
+    }
+    saveRunState(options.dataDir, state);
     return { ...report, interrupted: !drained, resumed };
   } finally {
     await pipeline.stop();

@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/cli
 import type { WorkerLog } from "../functions/core/worker/deletion-worker.ts";
 import { createPacer } from "../functions/core/worker/worker-runtime.ts";
 import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.ts";
-import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { localVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { createLocalDynamoDbClient, startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import {
   createLocalSqsClient,
@@ -21,7 +21,7 @@ export interface LocalPipelineOptions {
   token: string;
   /** Keep the embedded queue on disk so that an interrupted run can resume. */
   dataDir?: string;
-  /** The function timeout the poller enforces; the queue's visibility follows the stack's 6× rule. */
+  /** The function timeout the poller enforces; the queue's visibility is two of them (+ the window). */
   functionTimeoutSeconds: number;
   batchingWindowSeconds?: number;
   maxConcurrency?: number;
@@ -64,7 +64,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     options.external?.queues ??
     (await (sqs as EmbeddedSqs).createPipelineQueues(LOCAL_QUEUE_NAME, {
       maxReceiveCount: PIPELINE_DEFAULTS.maxReceiveCount,
-      visibilityTimeoutSeconds: minimumVisibilityTimeoutSeconds(
+      visibilityTimeoutSeconds: localVisibilityTimeoutSeconds(
         options.functionTimeoutSeconds,
         batchingWindowSeconds,
       ),

@@ -40,7 +40,8 @@ export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): 
     pipeline.queues.deadLetterQueueUrl,
   );
   const durationMs = Date.now() - start.startedAt;
-  const deadLettered = deadLetters.total - start.deadLettersAtStart;
+  // From the queue's counts, which include dead letters another reader holds in flight.
+  const deadLettered = Math.max(0, depth.deadLetters - start.deadLettersAtStart);
   const remaining = depth.visible + depth.inFlight + depth.delayed;
   const jobsIn = start.enqueued + start.pendingAtStart;
   return {

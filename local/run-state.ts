@@ -12,14 +12,24 @@ export interface RunState {
   /** Every job with a lower index is on the queue (or was processed already). */
   enqueuedThrough: number;
   enqueueComplete: boolean;
+  /** What every run on this file has done so far (an interrupted run and its resumes add up). */
+  totals?: RunTotals;
+  /** Set when a run drained the queue after sending the whole file: a rerun has nothing to do. */
+  finished?: RunTotals & { at: string };
+}
+
+export interface RunTotals {
+  deleted: number;
+  alreadyAbsent: number;
+  deadLettered: number;
 }
 
 const STATE_FILE = "ghl-csv-purge-run.json";
 
-export function loadRunState(dataDir: string, file: string): RunState {
+export function loadRunState(dataDir: string, file: string, restart = false): RunState {
   const identity = fileIdentity(file);
   const path = join(dataDir, STATE_FILE);
-  if (existsSync(path)) {
+  if (!restart && existsSync(path)) {
     const saved = JSON.parse(readFileSync(path, "utf8")) as RunState;
     if (
       saved.file === identity.file &&

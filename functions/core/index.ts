@@ -17,6 +17,7 @@ export {
   type EnqueueOptions,
   type EnqueueReport,
   type EnqueueResult,
+  EnqueueStoppedError,
   enqueueDeletions,
   sendDeletionJobs,
 } from "./producers/enqueue.ts";

@@ -158,4 +158,62 @@ describe("ghl-csv-purge local", () => {
       sandbox.callsTo("DELETE").every((c) => c.headers.authorization === `Bearer ${TOKEN}`),
     ).toBe(true);
   });
+
+  it("keeps dead letters and redeliveries across an interrupted persisted run, and a finished run stays finished", async () => {
+    sandbox = new SandboxHighLevelApi({ tokens: [TOKEN], burst: { max: 100, intervalMs: 1_000 } });
+    const baseUrl = await sandbox.start();
+    const dir = tempDir();
+    const deletable = Array.from({ length: 100 }, () => sandbox?.addUpload("persistLoc"));
+    // HighLevel refuses to delete an upload that is still importing: 40 dead letters.
+    const refused = Array.from({ length: 40 }, () =>
+      sandbox?.addUpload("persistLoc", { status: "importing" }),
+    );
+    const flaky = deletable.slice(0, 3) as { _id: string }[];
+    for (const upload of flaky) sandbox.script("persistLoc", upload._id, [500, 500, 500]);
+    const file = join(dir, "jobs.csv");
+    writeFileSync(
+      file,
+      `locationId,csvId\n${[...deletable, ...refused].map((u) => `persistLoc,${u?._id}`).join("\n")}\n`,
+    );
+    const args = [
+      ...["local", "--live", "--yes", "--file", file, "--data-dir", join(dir, "queue")],
+      ...["--base-url", baseUrl, "--function-timeout", "3"],
+    ];
+
+    const first = startCli(args, { HIGHLEVEL_TOKEN: TOKEN });
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if ((sandbox?.count(422) ?? 0) >= 5) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+    first.child.kill("SIGINT");
+    expect(await first.exit).toBe(1);
+    expect(first.stderr()).not.toContain("ERR_SQLITE_ERROR");
+    expect(first.stderr()).toContain("run the same command again to resume");
+
+    const second = await runCli([...args, "--json"], { HIGHLEVEL_TOKEN: TOKEN });
+    expect(second.stderr).not.toContain("ERR_SQLITE_ERROR");
+    expect(second.code).toBe(0);
+    const resumed = JSON.parse(second.stdout);
+    expect(resumed).toMatchObject({ resumed: true, reconciled: true, remaining: 0 });
+    expect(sandbox.uploads("persistLoc").filter((u) => u.status === "deleted")).toHaveLength(100);
+    // Each flaky upload failed three times, came back after the short local visibility, then went.
+    for (const upload of flaky) {
+      expect(sandbox.callsTo("DELETE", upload._id)).toHaveLength(4);
+    }
+
+    const third = await runCli(args, { HIGHLEVEL_TOKEN: TOKEN });
+    expect(third.code).toBe(0);
+    expect(third.stdout).toContain("was finished by an earlier run");
+    expect(third.stdout).toContain("dead-lettered 40");
+    expect(third.stdout).not.toMatch(/ -\d/);
+
+    const again = await runCli([...args, "--restart", "--json"], { HIGHLEVEL_TOKEN: TOKEN });
+    const rerun = JSON.parse(again.stdout);
+    // Run again: the deleted ones are already absent, the refused ones refused again.
+    expect(rerun).toMatchObject({ alreadyAbsent: 100, deadLettered: 40, reconciled: true });
+  }, 120_000);
 });

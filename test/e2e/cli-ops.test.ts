@@ -148,7 +148,7 @@ describe("ghl-csv-purge enqueue", () => {
     const file = join(dir, "jobs.csv");
     writeFileSync(file, "location,csv\nl1,c1\n");
     const header = await runCli(["enqueue", file], env);
-    expect(header.code).toBe(1);
+    expect(header.code).toBe(2);
     expect(header.stderr).toContain(
       "the CSV header must name the columns locationId and csvId (found: location, csv)",
     );

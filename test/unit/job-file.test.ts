@@ -64,11 +64,58 @@ describe("job files", () => {
       valid: 3,
       locations: 3,
       invalid: [{ line: 3, error: "csvId: may contain only letters, digits, '_' and '-'" }],
+      invalidCount: 1,
     });
     const resumed = await collect(validJobsFrom(path, 1));
     expect(resumed).toEqual([
-      { index: 1, job: { locationId: "l2", csvId: "c2" } },
-      { index: 2, job: { locationId: "l3", csvId: "c3" } },
+      { index: 1, job: { locationId: "l2", csvId: "c2" }, line: 4 },
+      { index: 2, job: { locationId: "l3", csvId: "c3" }, line: 5 },
     ]);
+    const fromLine = await collect(validJobsFrom(path, 0, { fromLine: 5 }));
+    expect(fromLine).toEqual([{ index: 2, job: { locationId: "l3", csvId: "c3" }, line: 5 }]);
+  });
+
+  it("matches the header case-insensitively and trims it; another separator only when named", async () => {
+    const loose = file("loose.csv", " LocationID , CSVID \nl1,c1\n");
+    expect(await collect(readJobRecords(loose))).toEqual([
+      { line: 2, value: { locationId: "l1", csvId: "c1" } },
+    ]);
+    const semicolons = file("semi.csv", "locationId;csvId\nl1;c1\n");
+    await expect(collect(readJobRecords(semicolons))).rejects.toThrow(
+      'the CSV header is separated by ";": pass --delimiter ";"',
+    );
+    expect(await collect(readJobRecords(semicolons, "csv", { delimiter: ";" }))).toEqual([
+      { line: 2, value: { locationId: "l1", csvId: "c1" } },
+    ]);
+  });
+
+  it.each([
+    ["a missing file", (dir: string) => join(dir, "nope.csv"), "no such file"],
+    ["a directory", (dir: string) => dir, "is a directory"],
+    [
+      "a binary file",
+      (dir: string) => {
+        writeFileSync(join(dir, "b.csv"), Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 1, 2]));
+        return join(dir, "b.csv");
+      },
+      "looks binary",
+    ],
+    [
+      "UTF-16 text",
+      (dir: string) => {
+        writeFileSync(
+          join(dir, "u.csv"),
+          Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("locationId,csvId\n", "utf16le")]),
+        );
+        return join(dir, "u.csv");
+      },
+      "save it as UTF-8",
+    ],
+  ])("refuses %s before reading, naming it", async (_, make, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "job-file-"));
+    dirs.push(dir);
+    const path = make(dir);
+    await expect(collect(readJobRecords(path))).rejects.toThrow(JobFileError);
+    await expect(collect(readJobRecords(path))).rejects.toThrow(message);
   });
 });

@@ -1,4 +1,9 @@
-import { type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { releaseMessages } from "./received-messages.ts";
 
 export interface DeadLetterSample {
@@ -12,6 +17,11 @@ export interface DeadLetterSample {
 
 export interface DeadLetterSummary {
   total: number;
+  /**
+   * Dead letters another reader held (in flight) when inspection began: not in `total`, they
+   * show again when that reader releases them or its visibility timeout ends.
+   */
+  inFlight: number;
   byReason: Record<string, number>;
   byStatus: Record<string, number>;
   oldest: string | undefined;
@@ -43,6 +53,7 @@ export async function inspectDeadLetters(
   const samplesPerReason = options.samplesPerReason ?? 2;
   const summary: DeadLetterSummary = {
     total: 0,
+    inFlight: await messagesInFlight(client, deadLetterQueueUrl),
     byReason: {},
     byStatus: {},
     oldest: undefined,
@@ -73,6 +84,16 @@ export async function inspectDeadLetters(
   } finally {
     await releaseMessages(client, deadLetterQueueUrl, held);
   }
+}
+
+async function messagesInFlight(client: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ["ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
 function addToSummary(summary: DeadLetterSummary, message: Message, samplesPerReason: number) {

@@ -100,8 +100,12 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
     dryRun: !!options.dryRun,
   };
   const held: Message[] = [];
+  /** Received and not yet moved: released with `held` if anything fails. */
+  const pending = new Set<Message>();
   const seen = new Set<string>();
   const max = options.max ?? Number.POSITIVE_INFINITY;
+  // The destination must exist before anything is received: a wrong --queue-url fails here.
+  if (!options.dryRun) await queueArn(client, queueUrl);
   try {
     scanning: while (report.matched < max && !options.signal?.aborted) {
       const received = await client.send(
@@ -116,7 +120,9 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
       );
       const messages = received.Messages ?? [];
       if (messages.length === 0) break;
+      for (const message of messages) pending.add(message);
       for (const message of messages) {
+        pending.delete(message);
         const id = message.MessageId ?? "";
         if (seen.has(id)) {
           held.push(message);
@@ -132,6 +138,8 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
           continue;
         }
         report.matched += 1;
+        // Until it is deleted from the DLQ, a failure releases it with the others.
+        pending.add(message);
         // Send first, delete second: a crash in between leaves a duplicate, never a loss.
         const body = message.Body ?? "";
         const parsed = parseDeletionJob(body);
@@ -148,12 +156,14 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
             ReceiptHandle: message.ReceiptHandle ?? "",
           }),
         );
+        pending.delete(message);
         report.moved += 1;
         options.onProgress?.({ moved: report.moved, scanned: report.scanned });
       }
     }
   } finally {
-    await releaseMessages(client, deadLetterQueueUrl, held);
+    // Whatever was received and not moved is visible again at once, even after a failure.
+    await releaseMessages(client, deadLetterQueueUrl, [...held, ...pending]);
   }
   return report;
 }

@@ -2,13 +2,31 @@ import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import { type DeletionJob, messageGroupOf, validateDeletionJob } from "./deletion-job.ts";
 import { interleaveByLocation } from "./interleave.ts";
+import { isNonRetryableSqsError } from "./sqs-errors.ts";
+
+/**
+ * Sending stopped on a failure no retry can mend (see `isNonRetryableSqsError`): `cause` is
+ * the SQS error, `report` what was sent before it. Jobs not in the report were not sent.
+ */
+export class EnqueueStoppedError extends Error {
+  override name = "EnqueueStoppedError";
+  readonly report: EnqueueReport;
+  constructor(report: EnqueueReport, cause: unknown) {
+    super(cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause), { cause });
+    this.report = report;
+  }
+}
 
 /** What happened to one job of an `enqueueDeletions` call, by its position in the input. */
-export type EnqueueResult =
+export type EnqueueResult = (
   | { index: number; status: "sent"; messageId: string }
   | { index: number; status: "invalid"; error: string }
   | { index: number; status: "failed"; error: string }
-  | { index: number; status: "skipped" };
+  | { index: number; status: "skipped" }
+) & {
+  /** The job's line in its file, when it came from one (`sendDeletionJobs` from a file). */
+  line?: number;
+};
 
 export interface EnqueueReport {
   sent: number;
@@ -44,6 +62,8 @@ export interface EnqueueOptions {
 export interface IndexedJob {
   index: number;
   job: DeletionJob;
+  /** The job's line in its file, when it came from one. */
+  line?: number;
 }
 
 const SQS_BATCH_LIMIT = 10;
@@ -121,22 +141,29 @@ export async function sendDeletionJobs(
   };
 
   let batch: IndexedJob[] = [];
+  let stoppedBy: { error: unknown } | undefined;
   const flush = async () => {
     const toSend = batch;
     batch = [];
-    const pending = limit(() => settleBatch(toSend)).finally(() => inFlight.delete(pending));
+    const pending = limit(() => (stoppedBy ? Promise.resolve() : settleBatch(toSend)))
+      .catch((error: unknown) => {
+        stoppedBy ??= { error };
+      })
+      .finally(() => inFlight.delete(pending));
     inFlight.add(pending);
     // Back-pressure: read no further while every slot is busy.
     if (inFlight.size >= concurrency) await Promise.race(inFlight);
   };
   const ordered = options.interleave === false ? jobs : interleaveByLocation(jobs);
   for await (const job of ordered) {
+    if (stoppedBy) break;
     batch.push(job);
     if (batch.length === SQS_BATCH_LIMIT) await flush();
   }
-  if (batch.length > 0) await flush();
+  if (batch.length > 0 && !stoppedBy) await flush();
   await Promise.all(inFlight);
   if (keep) report.results.sort((a, b) => a.index - b.index);
+  if (stoppedBy) throw new EnqueueStoppedError(report, stoppedBy.error);
   return report;
 }
 
@@ -166,7 +193,7 @@ async function sendBatchWithRetries(
       for (const ok of response.Successful ?? []) {
         const entry = byId.get(ok.Id ?? "");
         if (!entry) continue;
-        results.push({ index: entry.index, status: "sent", messageId: ok.MessageId ?? "" });
+        results.push({ ...where(entry), status: "sent", messageId: ok.MessageId ?? "" });
         byId.delete(ok.Id ?? "");
       }
       lastError = new Map();
@@ -176,13 +203,15 @@ async function sendBatchWithRetries(
         const reason = `${failed.Code ?? "Error"}: ${failed.Message ?? "no message"}`;
         if (failed.SenderFault) {
           // The entry itself is wrong; sending it again will not help.
-          results.push({ index: entry.index, status: "failed", error: reason });
+          results.push({ ...where(entry), status: "failed", error: reason });
           byId.delete(failed.Id ?? "");
         } else {
           lastError.set(entry.index, reason);
         }
       }
     } catch (error) {
+      // A missing queue or refused credentials fail every batch alike: stop the whole run.
+      if (isNonRetryableSqsError(error)) throw error;
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       lastError = new Map(remaining.map((entry) => [entry.index, reason]));
     }
@@ -190,12 +219,18 @@ async function sendBatchWithRetries(
   }
   for (const entry of remaining) {
     results.push({
-      index: entry.index,
+      ...where(entry),
       status: "failed",
       error: lastError.get(entry.index) ?? "not sent",
     });
   }
   return results;
+}
+
+function where(entry: IndexedJob): { index: number; line?: number } {
+  return entry.line === undefined
+    ? { index: entry.index }
+    : { index: entry.index, line: entry.line };
 }
 
 function backoff(attempt: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
 import { extname } from "node:path";
 import type { Readable } from "node:stream";
 import { parse } from "csv-parse";
@@ -28,7 +28,9 @@ export function formatFromName(path: string): JobFileFormat | undefined {
 export async function* readJobRecords(
   path: string,
   format?: JobFileFormat,
+  options: JobFileOptions = {},
 ): AsyncGenerator<JobRecord> {
+  if (path !== "-") assertReadableTextFile(path);
   const input: Readable = path === "-" ? process.stdin : createReadStream(path);
   const chosen = format ?? (path === "-" ? undefined : formatFromName(path));
   const peeked = await peekFirstCharacter(input);
@@ -36,7 +38,43 @@ export async function* readJobRecords(
   if (resolved === "jsonl") {
     yield* readJsonLines(peeked.stream);
   } else {
-    yield* readCsv(peeked.stream);
+    yield* readCsv(peeked.stream, options.delimiter ?? ",");
+  }
+}
+
+export interface JobFileOptions {
+  /** The CSV's field separator; default ",". */
+  delimiter?: string;
+}
+
+/**
+ * Refuses what cannot be a jobs file before reading it: a missing path, a directory, a binary
+ * file (a NUL byte in its first 8 KiB) or UTF-16 text. Each error names the file and the fix.
+ */
+export function assertReadableTextFile(path: string): void {
+  let stats: ReturnType<typeof statSync>;
+  try {
+    stats = statSync(path);
+  } catch {
+    throw new JobFileError(`${path}: no such file`);
+  }
+  if (stats.isDirectory()) throw new JobFileError(`${path} is a directory, not a jobs file`);
+  const head = Buffer.alloc(8192);
+  const descriptor = openSync(path, "r");
+  let read: number;
+  try {
+    read = readSync(descriptor, head, 0, head.length, 0);
+  } catch (error) {
+    throw new JobFileError(`${path}: cannot be read (${(error as Error).message})`);
+  } finally {
+    closeSync(descriptor);
+  }
+  const start = head.subarray(0, read);
+  if ((start[0] === 0xff && start[1] === 0xfe) || (start[0] === 0xfe && start[1] === 0xff)) {
+    throw new JobFileError(`${path} is UTF-16 text: save it as UTF-8 (CSV UTF-8 in Excel)`);
+  }
+  if (start.includes(0)) {
+    throw new JobFileError(`${path} looks binary (it holds NUL bytes): give a CSV or JSONL file`);
   }
 }
 
@@ -71,9 +109,20 @@ async function* readJsonLines(input: AsyncIterable<string | Buffer>): AsyncGener
   if (last) yield last;
 }
 
-async function* readCsv(input: AsyncIterable<string | Buffer>): AsyncGenerator<JobRecord> {
+/** Header names matched case-insensitively: `LocationID`, ` csvid ` are the columns we need. */
+const REQUIRED_COLUMNS: Record<string, string> = { locationid: "locationId", csvid: "csvId" };
+
+async function* readCsv(
+  input: AsyncIterable<string | Buffer>,
+  delimiter: string,
+): AsyncGenerator<JobRecord> {
   const parser = parse({
-    columns: (header: string[]) => header.map((name) => name.trim()),
+    delimiter,
+    columns: (header: string[]) =>
+      header.map((raw) => {
+        const name = raw.trim();
+        return REQUIRED_COLUMNS[name.toLowerCase()] ?? name;
+      }),
     skip_empty_lines: true,
     trim: true,
     relax_column_count: true,
@@ -98,8 +147,14 @@ async function* readCsv(input: AsyncIterable<string | Buffer>): AsyncGenerator<J
     if (!checkedHeader) {
       checkedHeader = true;
       if (!("locationId" in record) || !("csvId" in record)) {
+        const found = Object.keys(record).join(", ");
+        const otherSeparator = [";", "\t", "|"].find(
+          (separator) => separator !== delimiter && found.includes(separator),
+        );
         throw new JobFileError(
-          `the CSV header must name the columns locationId and csvId (found: ${Object.keys(record).join(", ")})`,
+          otherSeparator
+            ? `the CSV header is separated by "${otherSeparator === "\t" ? "\\t" : otherSeparator}": pass --delimiter "${otherSeparator === "\t" ? "\\t" : otherSeparator}"`
+            : `the CSV header must name the columns locationId and csvId (found: ${found})`,
         );
       }
     }
@@ -138,16 +193,27 @@ async function peekFirstCharacter(
 export interface FileCheck {
   valid: number;
   locations: number;
+  /** The invalid lines, in file order: the first `MAX_LISTED_INVALID` of them. */
   invalid: Array<{ line: number; error: string }>;
+  invalidCount: number;
 }
 
 /** Reads the whole file once, without keeping it, to count and validate its jobs. */
-export async function checkJobFile(file: string, format?: JobFileFormat): Promise<FileCheck> {
+export async function checkJobFile(
+  file: string,
+  format?: JobFileFormat,
+  options: JobFileOptions = {},
+): Promise<FileCheck> {
   const locations = new Set<string>();
-  const check: FileCheck = { valid: 0, locations: 0, invalid: [] };
-  for await (const record of readJobRecords(file, format)) {
+  const check: FileCheck = { valid: 0, locations: 0, invalid: [], invalidCount: 0 };
+  const invalid = (line: number, error: string) => {
+    check.invalidCount += 1;
+    // Listed up to a bound, so that a file of garbage keeps memory flat; all are counted.
+    if (check.invalid.length < MAX_LISTED_INVALID) check.invalid.push({ line, error });
+  };
+  for await (const record of readJobRecords(file, format, options)) {
     if ("error" in record) {
-      check.invalid.push({ line: record.line, error: record.error });
+      invalid(record.line, record.error);
       continue;
     }
     const parsed = validateDeletionJob(record.value);
@@ -155,27 +221,39 @@ export async function checkJobFile(file: string, format?: JobFileFormat): Promis
       check.valid += 1;
       locations.add(parsed.job.locationId);
     } else {
-      check.invalid.push({ line: record.line, error: parsed.error });
+      invalid(record.line, parsed.error);
     }
   }
   check.locations = locations.size;
   return check;
 }
 
-/** The valid jobs of a file, numbered from 0, starting at `from` (to resume). */
+/** Invalid lines listed by `checkJobFile` (all are counted). */
+export const MAX_LISTED_INVALID = 100_000;
+
+/**
+ * The valid jobs of a file, numbered from 0, with their line numbers: those from the `from`-th
+ * valid job (a resumed run) and from line `fromLine` on (`enqueue --from-line`).
+ */
 export async function* validJobsFrom(
   file: string,
   from: number,
-  signal?: AbortSignal,
-  format?: JobFileFormat,
+  options: JobFileOptions & {
+    signal?: AbortSignal;
+    format?: JobFileFormat;
+    fromLine?: number;
+  } = {},
 ): AsyncGenerator<IndexedJob> {
+  const { signal, format, fromLine = 1 } = options;
   let index = 0;
-  for await (const record of readJobRecords(file, format)) {
+  for await (const record of readJobRecords(file, format, options)) {
     if (signal?.aborted) return;
     if ("error" in record) continue;
     const parsed = validateDeletionJob(record.value);
     if (!parsed.ok) continue;
-    if (index >= from) yield { index, job: parsed.job };
+    if (index >= from && record.line >= fromLine) {
+      yield { index, job: parsed.job, line: record.line };
+    }
     index += 1;
   }
 }

@@ -20,6 +20,8 @@ export interface LocationPlan {
   selected: number;
   /** Why listing stopped early, if it did (the rest is planned on the next run). */
   incomplete?: string;
+  /** HighLevel refused the token (401/403): running again will not help until it is fixed. */
+  tokenRefused?: boolean;
 }
 
 export interface PurgePlan {
@@ -28,6 +30,8 @@ export interface PurgePlan {
   deletions: PlannedDeletion[];
   enqueued: number;
   notEnqueued: number;
+  /** Why the first of the deletions not enqueued could not be sent. */
+  notEnqueuedBecause?: string;
 }
 
 export interface PurgeDeps {
@@ -78,6 +82,9 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
         answer.bodyState === "complete" &&
         bodyConfirmsSuccess(answer.body);
       if (!listed) {
+        if (answer.kind === "answered" && (answer.status === 401 || answer.status === 403)) {
+          location.tokenRefused = true;
+        }
         location.incomplete =
           answer.kind === "answered"
             ? `HighLevel answered ${answer.status}${answer.message ? `: ${answer.message}` : " without a usable list"}`
@@ -119,6 +126,10 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
     });
     plan.enqueued = report.sent;
     plan.notEnqueued = report.failed + report.invalid;
+    const firstFailure = report.results.find(
+      (r) => r.status === "failed" || r.status === "invalid",
+    );
+    if (firstFailure && "error" in firstFailure) plan.notEnqueuedBecause = firstFailure.error;
   }
   return plan;
 }
