@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { loadPlannerConfig } from "../functions/core/config.ts";
-import { planPurge } from "../functions/core/producers/purge-planner.ts";
+import { type PurgePlan, planPurge } from "../functions/core/producers/purge-planner.ts";
 import {
-  CSV_STATUSES,
+  DEFAULT_PURGE_STATUSES,
   InvalidPurgePolicyError,
+  PURGEABLE_STATUSES,
   parseAge,
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
@@ -19,6 +20,7 @@ interface PurgeFlags {
   status?: string;
   maxJobs: string;
   dryRun?: boolean;
+  includeScheduled?: boolean;
   queueUrl?: string;
   stack?: string;
   endpointUrl?: string;
@@ -39,10 +41,21 @@ export function registerPurgeCommand(program: Command): void {
     .option("--older-than <age>", "only uploads created before this age (30d, 12h, 2w)", "30d")
     .option(
       "--status <list>",
-      `only these statuses, comma-separated (${CSV_STATUSES.filter((s) => s !== "deleted").join(", ")})`,
+      `only these statuses, comma-separated: ${PURGEABLE_STATUSES.join(", ")} (default: ${DEFAULT_PURGE_STATUSES.join(",")})`,
     )
-    .option("--max-jobs <n>", "at most this many deletions", "10000")
-    .option("--dry-run", "print the plan; enqueue nothing")
+    .option(
+      "--max-jobs <n>",
+      "a safety cap: at most this many deletions; the plan says how many more matched",
+      "10000",
+    )
+    .option(
+      "--include-scheduled",
+      "also delete uploads with posts still scheduled (deleting an upload deletes its posts)",
+    )
+    .option(
+      "--dry-run",
+      "print the blast radius (every upload, its posts, the decision); enqueue nothing",
+    )
     .option("--reason <text>", "the reason recorded on each job", "purge from the CLI")
     .option("--queue-url <url>", "the jobs queue (default: $QUEUE_URL)")
     .option("--stack <name>", "read the queue URL from a deployed stack's outputs")
@@ -57,7 +70,10 @@ export function registerPurgeCommand(program: Command): void {
     .addHelpText(
       "after",
       `
-The token comes from HIGHLEVEL_TOKEN.
+The token comes from HIGHLEVEL_TOKEN. HighLevel deletes an upload's posts with it, scheduled
+ones included: by default an upload with a post scheduled after now + 1 h is protected (not
+deleted) and reported with its next post; --include-scheduled lifts that, and the dry run then
+counts the future posts that would go.
 
 Examples:
   $ HIGHLEVEL_TOKEN=pit-… ghl-csv-purge purge -l ve9EPM428h8vShlRW1KT --older-than 90d --status failed,completed --dry-run
@@ -89,25 +105,20 @@ Examples:
         queueUrl: config.queueUrl,
         deadline: Date.now() + 15 * 60_000,
       });
-      const rows: Array<Array<string | number>> = [
-        ["locationId", "csvId", "status", "createdAt", "fileName"],
-        ...plan.deletions.map((d) => [
-          d.locationId,
-          d.csvId,
-          d.status ?? "",
-          d.createdAt ?? "",
-          d.fileName ?? "",
-        ]),
-      ];
       const perLocation = plan.locations
         .map(
           (l) =>
-            `${l.locationId}: ${l.selected} of ${l.listed} selected${l.incomplete ? ` (listing stopped: ${l.incomplete})` : ""}`,
+            `${l.locationId}: ${l.selected} to delete, ${l.protected} protected${l.leftOut ? `, ${l.leftOut} left out by --max-jobs` : ""} (of ${l.listed} listed)${l.incomplete ? ` — listing stopped: ${l.incomplete}` : ""}`,
         )
         .join("\n");
+      const t = plan.totals;
+      const totals = [
+        `uploads listed ${t.listed}; too recent ${t.tooRecent}; to delete ${t.delete}; protected ${t.protected}; skipped ${t.skipped}; left out ${t.leftOut}`,
+        `posts removed with them: ${t.postsRemoved}${t.futurePostsRemoved ? `, of which ${t.futurePostsRemoved} still scheduled (--include-scheduled)` : ", none still scheduled"}`,
+      ].join("\n");
       const text = plan.dryRun
-        ? `${table(rows)}\n\n${perLocation}\ndry run: ${plan.deletions.length} deletion(s) planned, nothing enqueued`
-        : `${perLocation}\nenqueued ${plan.enqueued} deletion(s)${plan.notEnqueued ? `, ${plan.notEnqueued} NOT enqueued` : ""}`;
+        ? `${blastRadius(plan)}\n\n${perLocation}\n${totals}\ndry run: nothing enqueued`
+        : `${perLocation}\n${totals}\nenqueued ${plan.enqueued} deletion(s)${plan.notEnqueued ? `, ${plan.notEnqueued} NOT enqueued` : ""}`;
       emit(json, plan, text);
       if (plan.notEnqueued > 0) {
         throw new OperationalError(
@@ -142,6 +153,24 @@ function checkBaseUrl(raw: string): void {
   }
 }
 
+/** One row per upload considered: what it is, its posts, and what the purge does with it. */
+function blastRadius(plan: PurgePlan): string {
+  const rows: Array<Array<string | number>> = [
+    ["locationId", "csvId", "fileName", "status", "created", "posts", "future", "decision"],
+    ...plan.uploads.map((u) => [
+      u.locationId,
+      u.csvId,
+      u.fileName ?? "",
+      u.status ?? "",
+      u.createdAt?.slice(0, 10) ?? "",
+      u.posts ? u.posts.total : "?",
+      u.posts ? u.posts.future : "?",
+      u.why ? `${u.decision}: ${u.why}` : u.decision,
+    ]),
+  ];
+  return table(rows);
+}
+
 function policyFromFlags(flags: PurgeFlags) {
   try {
     return parsePurgePolicy({
@@ -154,6 +183,7 @@ function policyFromFlags(flags: PurgeFlags) {
           .filter(Boolean),
       }),
       maxJobs: wholeNumber(flags.maxJobs, "--max-jobs"),
+      protectScheduledPosts: !flags.includeScheduled,
       dryRun: Boolean(flags.dryRun),
       reason: flags.reason,
     });

@@ -18,6 +18,15 @@ export type CsvStatus =
   | "importing"
   | "deleted";
 
+export interface SandboxPost {
+  _id: string;
+  /** When the post is (or was) published, ISO 8601. */
+  scheduleDate: string;
+  summary: string;
+  accountIds: string[];
+  type: string;
+}
+
 export interface SandboxUpload {
   _id: string;
   locationId: string;
@@ -25,6 +34,15 @@ export interface SandboxUpload {
   status: CsvStatus;
   createdAt: string;
   count: number;
+  /** The upload's posts; deleting the upload removes them (HighLevel: "and all its associated posts"). */
+  posts: SandboxPost[];
+}
+
+/** A post deleting an upload took with it, for tests to check nothing scheduled was lost. */
+export interface RemovedPost extends SandboxPost {
+  locationId: string;
+  csvId: string;
+  removedAt: number;
 }
 
 /**
@@ -68,9 +86,11 @@ const UNLIMITED_DAILY = { max: 1_000_000_000 };
 
 export class SandboxHighLevelApi {
   readonly calls: SandboxCall[] = [];
+  readonly removedPosts: RemovedPost[] = [];
   readonly #options: SandboxOptions;
   readonly #uploads = new Map<string, Map<string, SandboxUpload>>();
   readonly #scripts = new Map<string, ScriptedAnswer[]>();
+  readonly #listScripts = new Map<string, Array<ScriptedAnswer | "ok">>();
   readonly #windows = new Map<string, { startedAt: number; used: number; dailyUsed: number }>();
   readonly #server: Server;
   readonly #stopping = new AbortController();
@@ -112,18 +132,38 @@ export class SandboxHighLevelApi {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  /** Adds an upload; returns it. */
+  /**
+   * Adds an upload; returns it. Its posts are `posts` (dates, or whole posts), else `count`
+   * (default 5) posts published when it was created.
+   */
   addUpload(
     locationId: string,
-    upload: Partial<Omit<SandboxUpload, "locationId">> = {},
+    upload: Partial<Omit<SandboxUpload, "locationId" | "posts">> & {
+      posts?: Array<string | Partial<SandboxPost>>;
+    } = {},
   ): SandboxUpload {
+    const id = upload._id ?? `csv${String(this.#nextId++).padStart(8, "0")}`;
+    const createdAt = upload.createdAt ?? new Date().toISOString();
+    const dates = upload.posts ?? Array.from({ length: upload.count ?? 5 }, () => createdAt);
+    const posts = dates.map(
+      (post, n): SandboxPost => ({
+        _id: `${id}-post${n + 1}`,
+        summary: `Post ${n + 1} of ${id}`,
+        accountIds: ["sandboxAccount_1"],
+        type: "post",
+        ...(typeof post === "string"
+          ? { scheduleDate: post }
+          : { scheduleDate: createdAt, ...post }),
+      }),
+    );
     const created: SandboxUpload = {
-      _id: upload._id ?? `csv${String(this.#nextId++).padStart(8, "0")}`,
+      _id: id,
       locationId,
       fileName: upload.fileName ?? `posts-${this.#nextId}.csv`,
       status: upload.status ?? "completed",
-      createdAt: upload.createdAt ?? new Date().toISOString(),
-      count: upload.count ?? 5,
+      createdAt,
+      count: posts.length,
+      posts,
     };
     let location = this.#uploads.get(locationId);
     if (!location) {
@@ -144,6 +184,11 @@ export class SandboxHighLevelApi {
   }
 
   /** The next DELETEs of this upload answer these, in order, before it behaves normally. */
+  /** The next answers to `GET …/:locationId/csv` (the listing): an HTTP status, or "ok" to serve it. */
+  scriptListing(locationId: string, answers: Array<number | "ok">): void {
+    this.#listScripts.set(locationId, [...answers]);
+  }
+
   script(locationId: string, csvId: string, answers: ScriptedAnswer[]): void {
     this.#scripts.set(`${locationId}/${csvId}`, [...answers]);
   }
@@ -241,22 +286,33 @@ export class SandboxHighLevelApi {
       }
       return answer(result.status, result.body, rate.headers);
     }
+    if (!csvId) {
+      const scripted = this.#listScripts.get(locationId)?.shift();
+      if (typeof scripted === "number") {
+        return answer(
+          scripted,
+          { statusCode: scripted, message: `Injected ${scripted}` },
+          rate.headers,
+        );
+      }
+    }
+    const skip = Math.max(0, Number(url.searchParams.get("skip") ?? 0) || 0);
+    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get("limit") ?? 10) || 10));
     if (csvId) {
       const upload = this.upload(locationId, csvId);
       if (!upload) return answer(404, { statusCode: 404, message: "CSV not found" }, rate.headers);
+      const { posts, ...csv } = upload;
       return answer(
         200,
         {
           success: true,
           statusCode: 200,
-          results: { csv: upload, count: upload.count, posts: [] },
+          results: { csv, count: posts.length, posts: posts.slice(skip, skip + limit) },
         },
         rate.headers,
       );
     }
-    const skip = Math.max(0, Number(url.searchParams.get("skip") ?? 0) || 0);
-    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get("limit") ?? 10) || 10));
-    const all = this.uploads(locationId);
+    const all = this.uploads(locationId).map(({ posts: _, ...csv }) => csv);
     return answer(
       200,
       {
@@ -298,6 +354,11 @@ export class SandboxHighLevelApi {
     }
     const before = { ...upload };
     upload.status = "deleted";
+    const removedAt = Date.now();
+    for (const post of upload.posts) {
+      this.removedPosts.push({ ...post, locationId, csvId, removedAt });
+    }
+    upload.posts = [];
     return {
       status: 200,
       body: {

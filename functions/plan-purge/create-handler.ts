@@ -8,9 +8,11 @@ import { parsePurgePolicy } from "#core/producers/purge-policy.ts";
 import { createHighLevelRuntime, type RuntimeOverrides } from "#core/worker/worker-runtime.ts";
 
 /** What the planner returns to the schedule (its invocation record): counts and a sample. */
-export interface PurgeResult extends Omit<PurgePlan, "deletions"> {
+export interface PurgeResult extends Omit<PurgePlan, "deletions" | "uploads"> {
   selected: number;
   sample: PurgePlan["deletions"];
+  /** Uploads kept back because posts are still scheduled (the first 20). */
+  protectedSample: PurgePlan["uploads"];
 }
 
 /** Builds the scheduled purge planner from the environment (checked once, at cold start). */
@@ -29,9 +31,14 @@ export function createPlanPurgeHandler(
       queueUrl: config.queueUrl,
       deadline: Date.now() + context.getRemainingTimeInMillis() - 2_000,
     });
-    const { deletions, ...counts } = result;
+    const { deletions, uploads, ...counts } = result;
     logger.info("purge planned", { ...counts, selected: deletions.length });
-    return { ...counts, selected: deletions.length, sample: deletions.slice(0, 20) };
+    return {
+      ...counts,
+      selected: deletions.length,
+      sample: deletions.slice(0, 20),
+      protectedSample: uploads.filter((upload) => upload.decision === "protected").slice(0, 20),
+    };
   };
 
   return middy(plan).use(injectLambdaContext(logger, { resetKeys: true }));

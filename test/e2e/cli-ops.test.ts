@@ -204,8 +204,11 @@ describe("ghl-csv-purge purge", () => {
     try {
       for (let i = 0; i < 12; i++) {
         sandbox.addUpload("cliLoc", {
+          _id: `cliCsv${i}`,
           status: i % 2 ? "failed" : "completed",
           createdAt: new Date(Date.now() - (i * 10 + 1) * 86_400_000).toISOString(),
+          // Upload 7 still has a post to publish tomorrow: the purge must keep it.
+          posts: i === 7 ? [new Date(Date.now() + 86_400_000).toISOString()] : undefined,
         });
       }
       const args = [
@@ -222,14 +225,27 @@ describe("ghl-csv-purge purge", () => {
       const cliEnv = { ...env, HIGHLEVEL_TOKEN: "purge-cli-token" };
       const dry = await runCli([...args, "--dry-run"], cliEnv);
       expect(dry.code).toBe(0);
-      expect(dry.stdout).toContain("locationId  csvId");
-      expect(dry.stdout).toContain("dry run: 4 deletion(s) planned, nothing enqueued");
+      expect(dry.stdout).toMatch(
+        /locationId\s+csvId\s+fileName\s+status\s+created\s+posts\s+future\s+decision/,
+      );
+      expect(dry.stdout).toMatch(/cliCsv7 .* 1\s+1\s+protected: 1 post\(s\) still scheduled/);
+      expect(dry.stdout).toMatch(/cliCsv9 .* 5\s+0\s+delete/);
+      expect(dry.stdout).toContain("to delete 3; protected 1");
+      expect(dry.stdout).toContain("posts removed with them: 15, none still scheduled");
+      expect(dry.stdout).toContain("dry run: nothing enqueued");
       expect(allBodies(queues.queueUrl)).toHaveLength(0);
+      const json = JSON.parse((await runCli([...args, "--dry-run", "--json"], cliEnv)).stdout);
+      expect(json.totals).toMatchObject({ delete: 3, protected: 1, postsRemoved: 15 });
+      expect(json.uploads.find((u: { csvId: string }) => u.csvId === "cliCsv7")).toMatchObject({
+        decision: "protected",
+        posts: { total: 1, future: 1, past: 0 },
+      });
 
       const real = await runCli(args, cliEnv);
       expect(real.code).toBe(0);
-      expect(real.stdout).toContain("enqueued 4 deletion(s)");
-      expect(allBodies(queues.queueUrl)).toHaveLength(4);
+      expect(real.stdout).toContain("enqueued 3 deletion(s)");
+      expect(allBodies(queues.queueUrl)).toHaveLength(3);
+      expect(allBodies(queues.queueUrl).join()).not.toContain("cliCsv7");
     } finally {
       await sandbox.stop();
     }
@@ -242,6 +258,20 @@ describe("ghl-csv-purge purge", () => {
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("statuses.0: must be one of");
+  });
+
+  it("refuses --status deleted in one line, exit 2", async () => {
+    const result = await runCli(
+      ["purge", "-l", "x", "--status", "completed,deleted", "--dry-run"],
+      {
+        ...env,
+        HIGHLEVEL_TOKEN: "t",
+      },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringContaining("statuses.1: deleted uploads are gone already"),
+    ]);
   });
 });
 

@@ -85,7 +85,7 @@ describe("plan-purge handler", () => {
     expect(result.selected).toBe(expected.length);
     expect(result.enqueued).toBe(expected.length);
     expect(result.locations).toEqual([
-      { locationId: "purgeLoc", listed: 250, selected: expected.length },
+      { locationId: "purgeLoc", listed: 250, selected: expected.length, protected: 0, leftOut: 0 },
     ]);
     const jobs = (await drainQueue()).map((body) => JSON.parse(body));
     expect(jobs.map((job) => job.csvId).sort()).toEqual(expected);
@@ -94,7 +94,10 @@ describe("plan-purge handler", () => {
       reason: "scheduled purge",
       requestedBy: "plan-purge",
     });
-    const listings = sandbox.callsTo("GET").map((call) => call.path);
+    const listings = sandbox
+      .callsTo("GET")
+      .filter((call) => call.csvId === undefined)
+      .map((call) => call.path);
     expect(listings).toEqual([
       "/social-media-posting/purgeLoc/csv?skip=0&limit=100",
       "/social-media-posting/purgeLoc/csv?skip=100&limit=100",
@@ -107,10 +110,17 @@ describe("plan-purge handler", () => {
     seed("locOne");
     seed("locTwo");
     const result = await handler(
-      { locationIds: ["locOne", "locTwo"], olderThanDays: 0, maxJobs: 260 },
+      {
+        locationIds: ["locOne", "locTwo"],
+        olderThanDays: 0,
+        maxJobs: 260,
+        statuses: ["completed", "failed", "pending"],
+      },
       lambdaContext(),
     );
     expect(result.selected).toBe(260);
+    // 300 matched: the cap is a safety cap, and the plan says how many it left out.
+    expect(result.totals.leftOut).toBe(40);
     expect(result.enqueued).toBe(260);
     const jobs = (await drainQueue()).map((body) => JSON.parse(body));
     expect(jobs).toHaveLength(260);

@@ -40,6 +40,8 @@ describe("scheduled purges", () => {
           olderThanDays: 30,
           statuses: ["failed"],
           maxJobs: 10_000,
+          protectScheduledPosts: true,
+          scheduledPostMarginMinutes: 60,
           dryRun: false,
           reason: "scheduled purge",
         }),
@@ -87,6 +89,22 @@ describe("scheduled purges", () => {
           ],
         }),
     ).toThrow(/purge schedule "bad": invalid purge policy: locationIds\.0: may contain only/);
+  });
+
+  it("refuses a schedule that names the deleted status at synth", () => {
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
+    expect(
+      () =>
+        new CsvDeletionPipeline(stack, "P", {
+          purgeSchedules: [
+            {
+              name: "gone",
+              schedule: "rate(1 day)",
+              policy: { locationIds: ["a"], statuses: ["deleted"] },
+            },
+          ],
+        }),
+    ).toThrow(/purge schedule "gone": invalid purge policy: statuses\.0: deleted uploads are gone/);
   });
 
   it("has no planner or schedule when no purge is configured", () => {

@@ -27,13 +27,44 @@ export function readCsvListPage(body: unknown): CsvListPage {
   return { csvs, total };
 }
 
+/** One post of an upload (`CSVPostSchema`): only what the planner looks at is typed. */
+export interface CsvPost {
+  scheduleDate?: string;
+  [key: string]: unknown;
+}
+
+/** What `GET …/csv/:id` says of an upload: `results: {csv, count, posts[]}`. */
+export interface CsvUploadAnswer {
+  status: string | undefined;
+  /** The upload's post count, when the answer gives one. */
+  count: number | undefined;
+  /** This page of its posts (`skip`/`limit`). */
+  posts: CsvPost[];
+}
+
+/**
+ * Reads a GET (or DELETE) answer about one upload. The worker's check reads its status; the
+ * planner its posts. The reference shows `csv` as an object and `posts` as a list; a one-element
+ * list for `csv`, or an object of posts, are read too.
+ */
+export function readCsvUpload(body: unknown): CsvUploadAnswer {
+  const results = (body as { results?: { csv?: unknown; count?: unknown; posts?: unknown } } | null)
+    ?.results;
+  const csv = Array.isArray(results?.csv) ? results?.csv[0] : results?.csv;
+  const status = (csv as { status?: unknown } | null | undefined)?.status;
+  const posts = asList(results?.posts).filter(
+    (post): post is CsvPost => !!post && typeof post === "object",
+  );
+  return {
+    status: typeof status === "string" ? status : undefined,
+    count: typeof results?.count === "number" ? results.count : undefined,
+    posts,
+  };
+}
+
 /** The status of an upload in a GET (or DELETE) answer, if it has one. */
 export function readCsvStatus(body: unknown): string | undefined {
-  const csv = (body as { results?: { csv?: unknown } } | null)?.results?.csv;
-  // The reference shows `csv` as an object; tolerate a one-element list too.
-  const first = Array.isArray(csv) ? csv[0] : csv;
-  const status = (first as { status?: unknown } | null | undefined)?.status;
-  return typeof status === "string" ? status : undefined;
+  return readCsvUpload(body).status;
 }
 
 /**

@@ -111,8 +111,20 @@ export function createHighLevelClient(options: HighLevelClientOptions) {
   return {
     deleteCsv: (locationId: string, csvId: string, context: CallContext) =>
       call("delete", csvPath(locationId, csvId), locationId, context),
-    getCsv: (locationId: string, csvId: string, context: CallContext) =>
-      call("get", csvPath(locationId, csvId), locationId, context),
+    /** One upload and a page of its posts (HighLevel pages them with `skip` and `limit`). */
+    getCsv: (
+      locationId: string,
+      csvId: string,
+      context: CallContext,
+      page: { skip: number; limit: number } = { skip: 0, limit: 1 },
+    ) =>
+      call(
+        "get",
+        `${csvPath(locationId, csvId)}?skip=${page.skip}&limit=${page.limit}`,
+        locationId,
+        context,
+        page.limit > 1 ? MAX_LIST_ANSWER_BYTES : MAX_ANSWER_BYTES,
+      ),
     listCsvs: (locationId: string, page: { skip: number; limit: number }, context: CallContext) =>
       call(
         "get",

@@ -1,5 +1,10 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { bodyConfirmsSuccess, type CsvUpload, readCsvListPage } from "../highlevel/csv-answer.ts";
+import {
+  bodyConfirmsSuccess,
+  type CsvUpload,
+  readCsvListPage,
+  readCsvUpload,
+} from "../highlevel/csv-answer.ts";
 import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
 import type { DeletionJob } from "./deletion-job.ts";
@@ -14,20 +19,63 @@ export interface PlannedDeletion {
   fileName: string | undefined;
 }
 
+/** An upload's posts, as the planner counted them: all of them, those still to be published. */
+export interface PostCounts {
+  total: number;
+  /** Scheduled after now + the margin (or with a date that cannot be read: counted as future). */
+  future: number;
+  past: number;
+  /** The earliest future post's time, if any. */
+  nextScheduled: string | undefined;
+}
+
+export type UploadDecision = "delete" | "protected" | "skipped" | "left-out";
+
+/** One upload old enough to be considered, with what the plan does with it and why. */
+export interface PlannedUpload extends PlannedDeletion {
+  decision: UploadDecision;
+  /** Why it is protected, skipped or left out. */
+  why?: string;
+  /** Its posts, when they were read (every delete and protected decision reads them). */
+  posts?: PostCounts;
+}
+
 export interface LocationPlan {
   locationId: string;
   listed: number;
   selected: number;
+  protected: number;
+  leftOut: number;
   /** Why listing stopped early, if it did (the rest is planned on the next run). */
   incomplete?: string;
   /** HighLevel refused the token (401/403): running again will not help until it is fixed. */
   tokenRefused?: boolean;
 }
 
+/** The blast radius of a plan, summed over its locations. */
+export interface PurgeTotals {
+  listed: number;
+  /** Created after the age cut-off: not considered. */
+  tooRecent: number;
+  delete: number;
+  protected: number;
+  skipped: number;
+  /** Would have been considered, but the run's `maxJobs` cap was reached first. */
+  leftOut: number;
+  /** Posts the deletions remove with their uploads. */
+  postsRemoved: number;
+  /** Of those, posts still to be published (only with `protectScheduledPosts: false`). */
+  futurePostsRemoved: number;
+}
+
 export interface PurgePlan {
   dryRun: boolean;
   locations: LocationPlan[];
+  /** Every upload old enough to be considered, with its decision. */
+  uploads: PlannedUpload[];
+  /** The uploads whose decision is `delete`: the jobs enqueued (or that would be). */
   deletions: PlannedDeletion[];
+  totals: PurgeTotals;
   enqueued: number;
   notEnqueued: number;
   /** Why the first of the deletions not enqueued could not be sent. */
@@ -43,74 +91,186 @@ export interface PurgeDeps {
   /** Epoch ms by which listing must stop (the invocation's deadline). */
   deadline: number;
   pageSize?: number;
+  /** Posts read per `GET …/csv/:id` page. */
+  postPageSize?: number;
 }
 
 /**
- * Lists each location's uploads page by page (paced by the same rate pacer as the worker),
- * keeps those the policy selects — old enough, in an allowed status, never `deleted` — and
- * enqueues their deletion, unless it is a dry run.
+ * Lists each location's uploads page by page and decides, for each one old enough, whether
+ * the purge deletes it. HighLevel deletes an upload's posts with it, scheduled ones included,
+ * so before an upload is planned for deletion its posts are read (`GET …/csv/:id`, paged):
+ * with `protectScheduledPosts` an upload with a post still to be published is protected.
+ * Every call is paced by the same rate budget as the worker. Then, unless it is a dry run,
+ * the deletions are enqueued.
  *
  * @example
- * const plan = await planPurge({ locationIds: ["ve9EPM428h8vShlRW1KT"], olderThanDays: 30, statuses: ["failed"], maxJobs: 500, dryRun: true, reason: "retention" }, deps);
+ * const plan = await planPurge(parsePurgePolicy({ locationIds: ["ve9EPM428h8vShlRW1KT"], dryRun: true }), deps);
+ * plan.totals // { delete: 12, protected: 3, … }
  */
 export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<PurgePlan> {
   const now = deps.now?.() ?? Date.now();
   const cutoff = now - policy.olderThanDays * 24 * 3600 * 1000;
+  const futureAfter = now + policy.scheduledPostMarginMinutes * 60_000;
   const pageSize = deps.pageSize ?? 100;
   const plan: PurgePlan = {
     dryRun: policy.dryRun,
     locations: [],
+    uploads: [],
     deletions: [],
+    totals: {
+      listed: 0,
+      tooRecent: 0,
+      delete: 0,
+      protected: 0,
+      skipped: 0,
+      leftOut: 0,
+      postsRemoved: 0,
+      futurePostsRemoved: 0,
+    },
     enqueued: 0,
     notEnqueued: 0,
   };
+  const statuses = new Set<string>(policy.statuses);
 
   for (const locationId of policy.locationIds) {
-    const location: LocationPlan = { locationId, listed: 0, selected: 0 };
+    const location: LocationPlan = {
+      locationId,
+      listed: 0,
+      selected: 0,
+      protected: 0,
+      leftOut: 0,
+    };
     plan.locations.push(location);
     const token = await deps.tokens.tokenFor(locationId);
-    for (let skip = 0; plan.deletions.length < policy.maxJobs; skip += pageSize) {
-      const answer = await deps.client.listCsvs(
-        locationId,
-        { skip, limit: pageSize },
-        { token, deadline: deps.deadline },
-      );
-      const listed =
-        answer.kind === "answered" &&
-        answer.status >= 200 &&
-        answer.status < 300 &&
-        answer.bodyState === "complete" &&
-        bodyConfirmsSuccess(answer.body);
+    const context = { token, deadline: deps.deadline };
+    for (let skip = 0; ; skip += pageSize) {
+      const answer = await deps.client.listCsvs(locationId, { skip, limit: pageSize }, context);
+      const listed = usableBody(answer);
       if (!listed) {
         if (answer.kind === "answered" && (answer.status === 401 || answer.status === 403)) {
           location.tokenRefused = true;
         }
-        location.incomplete =
-          answer.kind === "answered"
-            ? `HighLevel answered ${answer.status}${answer.message ? `: ${answer.message}` : " without a usable list"}`
-            : answer.kind === "paced-out"
-              ? "the rate budget ran out before the listing finished"
-              : answer.detail;
+        location.incomplete = describeFailure(answer, "the listing");
         break;
       }
-      const page = readCsvListPage(answer.body);
+      const page = readCsvListPage(listed.body);
       location.listed += page.csvs.length;
+      plan.totals.listed += page.csvs.length;
       for (const upload of page.csvs) {
-        if (plan.deletions.length >= policy.maxJobs) break;
-        if (!selects(policy, upload, cutoff)) continue;
-        location.selected += 1;
-        plan.deletions.push({
-          locationId,
-          csvId: upload._id,
-          status: upload.status,
-          createdAt: upload.createdAt,
-          fileName: upload.fileName,
-        });
+        const decided = await decide(upload);
+        if (!decided) continue;
+        plan.uploads.push(decided);
+        count(location, decided);
       }
       const reachedEnd =
         page.csvs.length < pageSize || (page.total !== undefined && skip + pageSize >= page.total);
       if (reachedEnd) break;
     }
+
+    /** The decision for one listed upload; undefined for those never considered. */
+    async function decide(upload: CsvUpload): Promise<PlannedUpload | undefined> {
+      const created = upload.createdAt ? Date.parse(upload.createdAt) : Number.NaN;
+      if (upload.status === "deleted") return undefined;
+      if (!Number.isFinite(created) || created >= cutoff) {
+        plan.totals.tooRecent += 1;
+        return undefined;
+      }
+      const base: PlannedDeletion = {
+        locationId,
+        csvId: upload._id,
+        status: upload.status,
+        createdAt: upload.createdAt,
+        fileName: upload.fileName,
+      };
+      if (!upload.status || !statuses.has(upload.status)) {
+        return {
+          ...base,
+          decision: "skipped",
+          why: `status ${upload.status ?? "unknown"} not selected (statuses: ${policy.statuses.join(", ")})`,
+        };
+      }
+      if (plan.deletions.length >= policy.maxJobs) {
+        return {
+          ...base,
+          decision: "left-out",
+          why: `the maxJobs cap (${policy.maxJobs}) was reached`,
+        };
+      }
+      const posts = await countPosts(locationId, upload._id, context);
+      if (!posts.ok) {
+        return policy.protectScheduledPosts
+          ? { ...base, decision: "skipped", why: `its posts could not be read: ${posts.why}` }
+          : admit({ ...base, decision: "delete", why: `posts not read: ${posts.why}` });
+      }
+      if (policy.protectScheduledPosts && posts.counts.future > 0) {
+        return {
+          ...base,
+          decision: "protected",
+          why: `${posts.counts.future} post(s) still scheduled, the next at ${posts.counts.nextScheduled ?? "an unreadable time"}`,
+          posts: posts.counts,
+        };
+      }
+      return admit({ ...base, decision: "delete", posts: posts.counts });
+    }
+  }
+
+  function admit(upload: PlannedUpload): PlannedUpload {
+    const { decision: _, why: __, posts, ...deletion } = upload;
+    plan.deletions.push(deletion);
+    plan.totals.postsRemoved += posts?.total ?? 0;
+    plan.totals.futurePostsRemoved += posts?.future ?? 0;
+    return upload;
+  }
+
+  function count(location: LocationPlan, upload: PlannedUpload): void {
+    if (upload.decision === "delete") {
+      location.selected += 1;
+      plan.totals.delete += 1;
+    } else if (upload.decision === "protected") {
+      location.protected += 1;
+      plan.totals.protected += 1;
+    } else if (upload.decision === "left-out") {
+      location.leftOut += 1;
+      plan.totals.leftOut += 1;
+    } else {
+      plan.totals.skipped += 1;
+    }
+  }
+
+  /** Reads every page of an upload's posts and counts those still to be published. */
+  async function countPosts(
+    locationId: string,
+    csvId: string,
+    context: { token: string; deadline: number },
+  ): Promise<{ ok: true; counts: PostCounts } | { ok: false; why: string }> {
+    const limit = deps.postPageSize ?? 100;
+    const counts: PostCounts = { total: 0, future: 0, past: 0, nextScheduled: undefined };
+    for (let skip = 0; ; skip += limit) {
+      const answer = await deps.client.getCsv(locationId, csvId, context, { skip, limit });
+      const read = usableBody(answer);
+      if (!read) return { ok: false, why: describeFailure(answer, "the read") };
+      const page = readCsvUpload(read.body);
+      for (const post of page.posts) {
+        counts.total += 1;
+        const at = post.scheduleDate ? Date.parse(post.scheduleDate) : Number.NaN;
+        // A date that cannot be read might be tomorrow: it counts as future, never as past.
+        if (Number.isFinite(at) && at <= futureAfter) {
+          counts.past += 1;
+          continue;
+        }
+        counts.future += 1;
+        if (
+          Number.isFinite(at) &&
+          (!counts.nextScheduled || at < Date.parse(counts.nextScheduled))
+        ) {
+          counts.nextScheduled = new Date(at).toISOString();
+        }
+      }
+      const reachedEnd =
+        page.posts.length < limit || (page.count !== undefined && skip + limit >= page.count);
+      if (reachedEnd) break;
+    }
+    return { ok: true, counts };
   }
 
   if (!policy.dryRun && plan.deletions.length > 0) {
@@ -134,10 +294,23 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
   return plan;
 }
 
-function selects(policy: PurgePolicy, upload: CsvUpload, cutoff: number): boolean {
-  if (upload.status === "deleted") return false;
-  if (policy.statuses && !policy.statuses.includes(upload.status as never)) return false;
-  const created = upload.createdAt ? Date.parse(upload.createdAt) : Number.NaN;
-  // An upload without a readable creation date is never old enough to delete.
-  return Number.isFinite(created) && created < cutoff;
+type Answer = Awaited<ReturnType<HighLevelClient["listCsvs"]>>;
+
+/** The body of a 2xx that arrived whole and does not say it failed; undefined otherwise. */
+function usableBody(answer: Answer): { body: unknown } | undefined {
+  const usable =
+    answer.kind === "answered" &&
+    answer.status >= 200 &&
+    answer.status < 300 &&
+    answer.bodyState === "complete" &&
+    bodyConfirmsSuccess(answer.body);
+  return usable ? { body: answer.body } : undefined;
+}
+
+function describeFailure(answer: Answer, what: string): string {
+  if (answer.kind === "answered") {
+    return `HighLevel answered ${answer.status}${answer.message ? `: ${answer.message}` : " without a usable answer"}`;
+  }
+  if (answer.kind === "paced-out") return `the rate budget ran out before ${what} finished`;
+  return answer.detail;
 }

@@ -11,6 +11,16 @@ export const CSV_STATUSES = [
   "deleted",
 ] as const;
 
+/** Statuses a purge may name: every one but `deleted` (those uploads are gone already). */
+export const PURGEABLE_STATUSES = CSV_STATUSES.filter((status) => status !== "deleted");
+
+/**
+ * Statuses a purge deletes unless told otherwise: finished imports. HighLevel refuses to delete
+ * `importing` and `in_progress` uploads, and `pending` / `in_review` ones are still being worked
+ * on; they are purged only when named.
+ */
+export const DEFAULT_PURGE_STATUSES = ["completed", "failed"] as const;
+
 /** Which uploads a scheduled (or `ghl-csv-purge purge`) run deletes. */
 export const PurgePolicySchema = v.object({
   locationIds: v.pipe(
@@ -28,14 +38,40 @@ export const PurgePolicySchema = v.object({
     v.pipe(v.number("must be a number"), v.minValue(0, "must be 0 or more")),
     30,
   ),
-  /** Only uploads in these statuses (any status but `deleted` when absent). */
+  /** Only uploads in these statuses (default `completed, failed`; `deleted` is refused). */
   statuses: v.optional(
-    v.array(v.picklist(CSV_STATUSES, `must be one of ${CSV_STATUSES.join(", ")}`)),
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.check(
+            (status) => status !== "deleted",
+            "deleted uploads are gone already: a purge cannot select them",
+          ),
+          v.picklist(PURGEABLE_STATUSES, `must be one of ${PURGEABLE_STATUSES.join(", ")}`),
+        ),
+      ),
+      v.minLength(1, "must name at least one status"),
+    ),
+    [...DEFAULT_PURGE_STATUSES],
   ),
-  /** At most this many jobs per run. */
+  /**
+   * A safety cap: at most this many deletions per run. When more uploads match, the plan says
+   * how many were left out (a later run takes them).
+   */
   maxJobs: v.optional(
     v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1)),
     10_000,
+  ),
+  /**
+   * Deleting an upload deletes its posts, scheduled ones included. While true, an upload with a
+   * post scheduled after now (+ `scheduledPostMarginMinutes`) is protected: not deleted.
+   */
+  protectScheduledPosts: v.optional(v.boolean("must be true or false"), true),
+  /** Posts scheduled within this many minutes count as future too (clock skew, slow runs). */
+  scheduledPostMarginMinutes: v.optional(
+    v.pipe(v.number("must be a number"), v.minValue(0, "must be 0 or more")),
+    60,
   ),
   /** Plan only: list and select, enqueue nothing. */
   dryRun: v.optional(v.boolean("must be true or false"), false),

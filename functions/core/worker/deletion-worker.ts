@@ -233,6 +233,7 @@ async function checkUpload(
   attemptsSoFar: number,
   detail: string,
 ): Promise<Verdict> {
+  // The check needs the status only: the default page of one post keeps the answer small.
   const check = await deps.client.getCsv(job.locationId, job.csvId, context);
   const attempts = attemptsSoFar + check.attempts;
   if (check.kind === "paced-out") {
