@@ -159,7 +159,7 @@ export class SandboxHighLevelApi {
     const created: SandboxUpload = {
       _id: id,
       locationId,
-      fileName: upload.fileName ?? `posts-${this.#nextId}.csv`,
+      fileName: upload.fileName ?? `posts-${id}.csv`,
       status: upload.status ?? "completed",
       createdAt,
       count: posts.length,
