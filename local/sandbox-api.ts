@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SandboxOAuth, type SandboxOAuthOptions } from "./sandbox-oauth.ts";
 
 /**
  * A stand-in for HighLevel's Social Planner CSV endpoints on 127.0.0.1: bearer-token and
@@ -67,6 +68,8 @@ export interface SandboxOptions {
   /** What a second DELETE of a soft-deleted upload answers (HighLevel's quirk). */
   softDeletedStatus?: 400 | 422;
   seed?: number;
+  /** Serve HighLevel's OAuth endpoints too; CSV routes then also accept its location tokens. */
+  oauth?: SandboxOAuthOptions;
 }
 
 export interface SandboxCall {
@@ -87,6 +90,8 @@ const UNLIMITED_DAILY = { max: 1_000_000_000 };
 export class SandboxHighLevelApi {
   readonly calls: SandboxCall[] = [];
   readonly removedPosts: RemovedPost[] = [];
+  /** The OAuth endpoints, when `oauth` was given. */
+  readonly oauth: SandboxOAuth | undefined;
   readonly #options: SandboxOptions;
   readonly #uploads = new Map<string, Map<string, SandboxUpload>>();
   readonly #scripts = new Map<string, ScriptedAnswer[]>();
@@ -100,6 +105,7 @@ export class SandboxHighLevelApi {
 
   constructor(options: SandboxOptions) {
     this.#options = options;
+    this.oauth = options.oauth && new SandboxOAuth(options.oauth);
     this.#random = mulberry32(options.seed ?? 1);
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
@@ -243,14 +249,30 @@ export class SandboxHighLevelApi {
     if (this.#options.latencyMs) {
       await sleep(this.#options.latencyMs, undefined, { signal: this.#stopping.signal });
     }
+    if (this.oauth && url.pathname.startsWith("/oauth/")) {
+      const form = new URLSearchParams(await readText(request));
+      const result = this.oauth.handle(method, url.pathname, form, request.headers.authorization);
+      return answer(result.status, result.body);
+    }
     if (!match || !locationId || (method !== "DELETE" && method !== "GET")) {
       return answer(404, { statusCode: 404, message: `Cannot ${method} ${url.pathname}` });
     }
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
-    if (!token || !this.#options.tokens.includes(token)) {
+    const oauthToken = token && this.oauth?.accepts(token, locationId);
+    if (!token || (!this.#options.tokens.includes(token) && oauthToken !== "ok")) {
       return answer(401, {
         statusCode: 401,
-        message: "Invalid token: access token is invalid",
+        message:
+          oauthToken === "expired"
+            ? "Invalid token: access token has expired"
+            : "Invalid token: access token is invalid",
+        error: "Unauthorized",
+      });
+    }
+    if (this.oauth?.isInactive(locationId)) {
+      return answer(401, {
+        statusCode: 401,
+        message: "Location is not active",
         error: "Unauthorized",
       });
     }
@@ -452,4 +474,13 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
+}
+
+async function readText(request: IncomingMessage): Promise<string> {
+  let text = "";
+  for await (const chunk of request) {
+    text += chunk;
+    if (text.length > 64 * 1024) break;
+  }
+  return text;
 }

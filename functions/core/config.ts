@@ -164,3 +164,30 @@ export function loadPlannerConfig(env: Env): PlannerConfig {
       text(env, "AWS_ENDPOINT_URL_DYNAMODB") && url(env, "AWS_ENDPOINT_URL_DYNAMODB"),
   };
 }
+
+export interface RefresherConfig {
+  highLevelBaseUrl: string;
+  secretArn: string;
+  coordinationTable: string;
+  secretsEndpoint: string | undefined;
+  dynamoDbEndpoint: string | undefined;
+}
+
+/** The token refresher's variables: the secret it renews and the table that holds its lease. */
+export function loadRefresherConfig(env: Env): RefresherConfig {
+  const secretArn = text(env, "HIGHLEVEL_TOKEN_SECRET_ARN");
+  if (!secretArn) throw new ConfigError("HIGHLEVEL_TOKEN_SECRET_ARN", "is required");
+  const coordinationTable = tableName(env, "COORDINATION_TABLE");
+  if (!coordinationTable) {
+    throw new ConfigError("COORDINATION_TABLE", "is required: the refresh lease lives there");
+  }
+  return {
+    highLevelBaseUrl: url(env, "HIGHLEVEL_BASE_URL", WORKER_DEFAULTS.highLevelBaseUrl),
+    secretArn,
+    coordinationTable,
+    secretsEndpoint:
+      text(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER") && url(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+    dynamoDbEndpoint:
+      text(env, "AWS_ENDPOINT_URL_DYNAMODB") && url(env, "AWS_ENDPOINT_URL_DYNAMODB"),
+  };
+}

@@ -31,6 +31,9 @@ export function recordJobMetrics(result: JobResult): void {
   if (result.duplicate) {
     metrics.addMetric("DuplicateInBatch", MetricUnit.Count, 1);
   }
+  if (result.tokenExpired) {
+    metrics.addMetric("TokenExpired", MetricUnit.Count, 1);
+  }
   if (result.outcome === "dead-lettered" && result.reason) {
     const byReason = metrics.singleMetric();
     byReason.addDimension("FailureReason", result.reason);

@@ -1,5 +1,14 @@
 import { createHash } from "node:crypto";
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
+import { createOAuthClient, type OAuthClient } from "../auth/oauth-client.ts";
+import {
+  MissingTokenError,
+  type OAuthSecret,
+  parseTokenSecret,
+  type TokenSecret,
+} from "../auth/token-secret.ts";
+
+export { MissingTokenError };
 
 /** Where the worker gets HighLevel tokens from. Tokens are cached per container. */
 export interface TokenSource {
@@ -7,11 +16,22 @@ export interface TokenSource {
   tokenFor(locationId: string): Promise<string>;
   /** Drops the cache so the next `tokenFor` re-reads the token (after a 401/403). */
   refresh(): Promise<void>;
+  /** True when the last secret read was an OAuth token set (the refresher renews it). */
+  usesOAuth(): boolean;
 }
 
-export class MissingTokenError extends Error {
-  override name = "MissingTokenError";
+/**
+ * The secret's access token has expired (or will within a minute) and only the refresher may
+ * renew it: the job waits for it (deferred), it is not the job's fault.
+ */
+export class TokenExpiredError extends Error {
+  override name = "TokenExpiredError";
 }
+
+/** A location token minted from the agency's is used until this long before it expires. */
+export const MINTED_TOKEN_MARGIN_MS = 5 * 60_000;
+/** An access token this close to expiry is treated as expired. */
+const EXPIRY_MARGIN_MS = 60_000;
 
 /** A short, stable, non-reversible name for a token: safe for keys and logs. */
 export function tokenFingerprint(token: string): string {
@@ -19,32 +39,41 @@ export function tokenFingerprint(token: string): string {
 }
 
 /**
- * Reads a token secret: either a bare token, or a JSON map
- * `{"default": "...", "<locationId>": "..."}`.
+ * Reads a PIT secret: either a bare token, or a JSON map `{"default": "...", "<locationId>": "..."}`.
+ * (OAuth secrets go through `secretTokenSource`, which may need HighLevel to mint a token.)
  *
  * @example
  * tokenFromSecret('{"default":"pit-1","loc9":"pit-9"}', "loc9") // "pit-9"
  */
 export function tokenFromSecret(secret: string, locationId: string): string {
-  const trimmed = secret.trim();
-  if (!trimmed.startsWith("{")) {
-    if (!trimmed) throw new MissingTokenError("the token secret is empty");
-    return trimmed;
+  const parsed = parseTokenSecret(secret);
+  if (parsed.kind === "oauth") {
+    const pair = parsed.secret.locations?.[locationId];
+    if (!pair)
+      throw new MissingTokenError(`the oauth token secret has no token for location ${locationId}`);
+    return unexpired(pair.accessToken, pair.expiresAt, `location ${locationId}`);
   }
-  let map: unknown;
-  try {
-    map = JSON.parse(trimmed);
-  } catch {
-    throw new MissingTokenError("the token secret starts with '{' but is not valid JSON");
-  }
-  const entries = map as Record<string, unknown>;
-  const token = entries[locationId] ?? entries.default;
-  if (typeof token !== "string" || !token.trim()) {
+  return staticToken(parsed, locationId);
+}
+
+function staticToken(secret: Exclude<TokenSecret, { kind: "oauth" }>, locationId: string): string {
+  if (secret.kind === "token") return secret.token;
+  const token = secret.tokens[locationId] ?? secret.tokens.default;
+  if (!token) {
     throw new MissingTokenError(
       `the token secret has no entry for location ${locationId} and no "default" entry`,
     );
   }
-  return token.trim();
+  return token;
+}
+
+function unexpired(token: string, expiresAt: string, which: string): string {
+  if (Date.parse(expiresAt) - Date.now() < EXPIRY_MARGIN_MS) {
+    throw new TokenExpiredError(
+      `the access token of the ${which} expired at ${expiresAt}; the token refresher renews it`,
+    );
+  }
+  return token;
 }
 
 /** A fixed token (HIGHLEVEL_TOKEN): local runs and tests. */
@@ -52,34 +81,41 @@ export function fixedTokenSource(token: string): TokenSource {
   return {
     tokenFor: async () => token,
     refresh: async () => {},
+    usesOAuth: () => false,
   };
 }
 
 /**
- * A token kept in Secrets Manager, read through Powertools' SecretsProvider (which caches it
- * for the life of the container) and re-read on demand. Concurrent refreshes share one read.
+ * Tokens from a secret's text, read by `read` (cached by the caller) and re-read after
+ * `refresh()`: a PIT, a map of PITs, or an OAuth token set. For an agency install, location
+ * tokens are minted with `POST /oauth/locationToken` and cached in this container until 5 min
+ * before they expire; concurrent requests for one location share one mint.
  */
-export function secretTokenSource(
-  provider: SecretsProvider | (() => Promise<Pick<SecretsProvider, "get">>),
-  secretArn: string,
+export function tokenSourceFromText(
+  read: (force: boolean) => Promise<string>,
+  options: { oauthBaseUrl: string; oauthClient?: (secret: OAuthSecret) => OAuthClient },
 ): TokenSource {
-  const getProvider = typeof provider === "function" ? provider : async () => provider;
-  const containerLifetimeSeconds = 24 * 60 * 60;
   let forceNextRead = false;
-  let pendingRead: Promise<string> | undefined;
+  let pendingRead: Promise<TokenSecret> | undefined;
+  let oauth = false;
+  const minted = new Map<string, Promise<{ token: string; expiresAt: number }>>();
+  const makeClient =
+    options.oauthClient ??
+    ((secret: OAuthSecret) =>
+      createOAuthClient({
+        baseUrl: options.oauthBaseUrl,
+        clientId: secret.clientId,
+        clientSecret: secret.clientSecret,
+      }));
 
   const readSecret = () => {
     pendingRead ??= (async () => {
       try {
-        const value = await (await getProvider()).get(secretArn, {
-          maxAge: containerLifetimeSeconds,
-          forceFetch: forceNextRead,
-        });
+        const force = forceNextRead;
         forceNextRead = false;
-        if (typeof value !== "string") {
-          throw new MissingTokenError("the token secret has no string value");
-        }
-        return value;
+        const parsed = parseTokenSecret(await read(force));
+        oauth = parsed.kind === "oauth";
+        return parsed;
       } finally {
         pendingRead = undefined;
       }
@@ -87,10 +123,74 @@ export function secretTokenSource(
     return pendingRead;
   };
 
+  const mint = (secret: OAuthSecret, locationId: string) => {
+    const company = secret.company;
+    if (!company) {
+      throw new MissingTokenError(`the oauth token secret has no token for location ${locationId}`);
+    }
+    const companyToken = unexpired(company.accessToken, company.expiresAt, "agency install");
+    let pending = minted.get(locationId);
+    if (!pending) {
+      pending = (async () => {
+        const answer = await makeClient(secret).locationToken(
+          companyToken,
+          company.companyId,
+          locationId,
+        );
+        if (!answer.ok) {
+          throw new MissingTokenError(
+            `HighLevel would not mint a token for location ${locationId}: ${answer.detail}`,
+          );
+        }
+        return { token: answer.token.accessToken, expiresAt: Date.parse(answer.token.expiresAt) };
+      })();
+      minted.set(locationId, pending);
+      pending.catch(() => minted.delete(locationId));
+    }
+    return pending;
+  };
+
   return {
-    tokenFor: async (locationId) => tokenFromSecret(await readSecret(), locationId),
+    tokenFor: async (locationId) => {
+      const secret = await readSecret();
+      if (secret.kind !== "oauth") return staticToken(secret, locationId);
+      const pair = secret.secret.locations?.[locationId];
+      if (pair) return unexpired(pair.accessToken, pair.expiresAt, `location ${locationId}`);
+      const cached = await mint(secret.secret, locationId);
+      if (cached.expiresAt - Date.now() > MINTED_TOKEN_MARGIN_MS) return cached.token;
+      minted.delete(locationId);
+      return (await mint(secret.secret, locationId)).token;
+    },
     refresh: async () => {
       forceNextRead = true;
+      minted.clear();
     },
+    usesOAuth: () => oauth,
   };
+}
+
+/**
+ * A token secret in Secrets Manager, read through Powertools' SecretsProvider (which caches it
+ * for the life of the container) and re-read on demand.
+ */
+export function secretTokenSource(
+  provider: SecretsProvider | (() => Promise<Pick<SecretsProvider, "get">>),
+  secretArn: string,
+  oauthBaseUrl = "https://services.leadconnectorhq.com",
+): TokenSource {
+  const getProvider = typeof provider === "function" ? provider : async () => provider;
+  const containerLifetimeSeconds = 24 * 60 * 60;
+  return tokenSourceFromText(
+    async (force) => {
+      const value = await (await getProvider()).get(secretArn, {
+        maxAge: containerLifetimeSeconds,
+        forceFetch: force,
+      });
+      if (typeof value !== "string") {
+        throw new MissingTokenError("the token secret has no string value");
+      }
+      return value;
+    },
+    { oauthBaseUrl },
+  );
 }

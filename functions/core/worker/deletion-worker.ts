@@ -6,7 +6,11 @@ import { clip, redact } from "../detail.ts";
 import { bodyConfirmsSuccess, readCsvStatus } from "../highlevel/csv-answer.ts";
 import type { AnsweredCall, HighLevelClient } from "../highlevel/highlevel-client.ts";
 import { DOCUMENTED_BURST } from "../highlevel/rate-pacer.ts";
-import { MissingTokenError, type TokenSource } from "../highlevel/token-source.ts";
+import {
+  MissingTokenError,
+  TokenExpiredError,
+  type TokenSource,
+} from "../highlevel/token-source.ts";
 import {
   type DeletionJob,
   jobKey,
@@ -52,6 +56,8 @@ export interface JobResult {
   reason?: FailureReason;
   /** True when another message of the same batch carried the same job. */
   duplicate?: boolean;
+  /** Deferred because the OAuth token had expired (or stayed refused): metric `TokenExpired`. */
+  tokenExpired?: boolean;
   /** Calls made to HighLevel for this message. */
   calls: number;
 }
@@ -202,7 +208,23 @@ export async function resolveVerdict(
         // The pacer now holds this location back (at least 1 s); the next call waits or gives up.
         continue;
       case "unauthorized":
+        if (/location is not active/i.test(answer.message ?? "")) {
+          // A paused SaaS location: only its own jobs fail, and no refresh will mend it.
+          return {
+            kind: "unauthorized",
+            status: answer.status,
+            detail: `HighLevel says location ${job.locationId} is not active (a paused sub-account): ${detail}`,
+            attempts,
+          };
+        }
         if (tokenReread) {
+          if (deps.tokens.usesOAuth()) {
+            // An OAuth token refused after a re-read waits for the refresher, it is not the job's fault.
+            return tokenExpiredVerdict(
+              `HighLevel still refused the OAuth token after a re-read: ${detail}`,
+              attempts,
+            );
+          }
           return { kind: "unauthorized", status: answer.status, detail, attempts };
         }
         tokenReread = true;
@@ -348,7 +370,11 @@ async function settle(
   job?: DeletionJob,
 ): Promise<JobResult> {
   const calls = verdict.kind === "invalid-job" ? 0 : verdict.attempts;
-  const base = { messageId: message.messageId, calls };
+  const base = {
+    messageId: message.messageId,
+    calls,
+    ...(verdict.kind === "throttled" && verdict.tokenExpired && { tokenExpired: true }),
+  };
   const disposition = decideDisposition(verdict, {
     receiveCount: message.receiveCount,
     maxReceiveCount: deps.config.maxReceiveCount,
@@ -482,7 +508,15 @@ function result(deps: WorkerDeps, jobResult: JobResult): JobResult {
   return jobResult;
 }
 
+/** Deferred until the refresher has renewed the token (it runs hourly; `auth refresh` now). */
+const TOKEN_WAIT_MS = 5 * 60_000;
+
+function tokenExpiredVerdict(detail: string, attempts: number): Verdict {
+  return { kind: "throttled", retryAfterMs: TOKEN_WAIT_MS, detail, attempts, tokenExpired: true };
+}
+
 function tokenFailure(error: unknown, attempts: number): Verdict {
+  if (error instanceof TokenExpiredError) return tokenExpiredVerdict(error.message, attempts);
   if (error instanceof MissingTokenError) {
     return { kind: "unauthorized", detail: error.message, attempts };
   }

@@ -39,6 +39,8 @@ export type Verdict =
       attempts: number;
       /** Only waiting for the (fleet's) budget: HighLevel refused nothing. */
       budgetWait?: boolean;
+      /** Waiting for the token refresher: the OAuth access token expired or is refused. */
+      tokenExpired?: boolean;
     }
   | { kind: "transient"; detail: string; status?: number; attempts: number }
   | { kind: "invalid-job"; detail: string };

@@ -77,7 +77,7 @@ export function createHighLevelRuntime(
     overrides.tokens ??
     (config.token.source === "env"
       ? fixedTokenSource(config.token.token)
-      : secretTokenSource(secrets, config.token.secretArn));
+      : secretTokenSource(secrets, config.token.secretArn, config.highLevelBaseUrl));
   const client = createHighLevelClient({
     baseUrl: config.highLevelBaseUrl,
     apiVersion: config.highLevelApiVersion,

@@ -1,0 +1,146 @@
+import ky from "ky";
+import { clip, redact } from "../detail.ts";
+import { parseAnswerBody, readAnswerBody } from "../highlevel/answer-body.ts";
+import { HIGHLEVEL_API_VERSION } from "../highlevel/highlevel-client.ts";
+
+/** A new token pair from `POST /oauth/token`, or a location token from `/oauth/locationToken`. */
+export interface IssuedToken {
+  accessToken: string;
+  /** Absent for location tokens minted from an agency token. */
+  refreshToken: string | undefined;
+  expiresAt: string;
+}
+
+export type OAuthResult =
+  | { ok: true; token: IssuedToken }
+  /**
+   * `invalid-grant`: the refresh token (or code) is spent or revoked: only a new authorization
+   * helps. `inactive`: HighLevel says the location is paused; its refresh token stays valid.
+   * `failed`: anything else (network, 5xx, an answer that is not HighLevel's).
+   */
+  | { ok: false; kind: "invalid-grant" | "inactive" | "failed"; detail: string };
+
+export interface OAuthClientOptions {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  timeoutMs?: number;
+}
+
+/**
+ * HighLevel's OAuth endpoints. Never throws for an HTTP or network failure; never puts a
+ * token or the client secret in what it returns.
+ *
+ * @example
+ * const oauth = createOAuthClient({ baseUrl, clientId, clientSecret });
+ * const result = await oauth.refresh(refreshToken, "Location");
+ */
+export function createOAuthClient(options: OAuthClientOptions) {
+  const secrets = (extra: string[] = []) => [options.clientSecret, ...extra];
+  const post = async (
+    path: string,
+    form: Record<string, string>,
+    hide: string[],
+    authorization?: string,
+  ): Promise<OAuthResult> => {
+    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+    const safe = (text: string) => clip(hide.reduce((t, s) => redact(t, s), text));
+    try {
+      const response = await ky.post(path, {
+        prefix: options.baseUrl,
+        body: new URLSearchParams(form),
+        headers: {
+          Accept: "application/json",
+          Version: HIGHLEVEL_API_VERSION,
+          ...(authorization && { Authorization: `Bearer ${authorization}` }),
+        },
+        retry: 0,
+        throwHttpErrors: false,
+        redirect: "manual",
+        timeout: options.timeoutMs ?? 15_000,
+      });
+      const body = parseAnswerBody(await readAnswerBody(response, deadline)) as Record<
+        string,
+        unknown
+      > | null;
+      const said = String(body?.error_description ?? body?.message ?? "");
+      if (response.ok && typeof body?.access_token === "string") {
+        const seconds = Number(body.expires_in);
+        return {
+          ok: true,
+          token: {
+            accessToken: body.access_token,
+            refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : undefined,
+            expiresAt: new Date(
+              Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 86_399) * 1000,
+            ).toISOString(),
+          },
+        };
+      }
+      if (/location is not active/i.test(said)) {
+        return { ok: false, kind: "inactive", detail: safe(`HighLevel: ${said}`) };
+      }
+      if (
+        response.status === 400 &&
+        (body?.error === "invalid_grant" || /invalid grant/i.test(said))
+      ) {
+        return {
+          ok: false,
+          kind: "invalid-grant",
+          detail: safe(`HighLevel answered 400: ${said}`),
+        };
+      }
+      return {
+        ok: false,
+        kind: "failed",
+        detail: safe(`HighLevel answered ${response.status}${said ? `: ${said}` : ""}`),
+      };
+    } catch (error) {
+      return {
+        ok: false,
+        kind: "failed",
+        detail: safe(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+      };
+    }
+  };
+
+  return {
+    /** Trades a (single-use) refresh token for a new pair. */
+    refresh: (refreshToken: string, userType: "Company" | "Location") =>
+      post(
+        "oauth/token",
+        {
+          client_id: options.clientId,
+          client_secret: options.clientSecret,
+          grant_type: "refresh_token",
+          refresh_token: refreshToken,
+          user_type: userType,
+        },
+        secrets([refreshToken]),
+      ),
+    /** Trades an authorization code (from installing the app) for the first pair. */
+    exchangeCode: (code: string, userType: "Company" | "Location", redirectUri?: string) =>
+      post(
+        "oauth/token",
+        {
+          client_id: options.clientId,
+          client_secret: options.clientSecret,
+          grant_type: "authorization_code",
+          code,
+          user_type: userType,
+          ...(redirectUri && { redirect_uri: redirectUri }),
+        },
+        secrets([code]),
+      ),
+    /** Mints a location access token from the agency's. */
+    locationToken: (companyAccessToken: string, companyId: string, locationId: string) =>
+      post(
+        "oauth/locationToken",
+        { companyId, locationId },
+        secrets([companyAccessToken]),
+        companyAccessToken,
+      ),
+  };
+}
+
+export type OAuthClient = ReturnType<typeof createOAuthClient>;

@@ -1,0 +1,31 @@
+import { readFile, rename, writeFile } from "node:fs/promises";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretStore } from "./token-refresher.ts";
+
+/** The token secret in Secrets Manager: read with GetSecretValue, written as a new AWSCURRENT version. */
+export function secretsManagerStore(client: SecretsManagerClient, secretId: string): SecretStore {
+  return {
+    read: async () => {
+      const { GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+      const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+      if (typeof SecretString !== "string") throw new Error("the token secret has no string value");
+      return SecretString;
+    },
+    write: async (text) => {
+      const { PutSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+      // PutSecretValue moves the AWSCURRENT label to the new version.
+      await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: text }));
+    },
+  };
+}
+
+/** A token file for local runs (`--token-file`): replaced atomically, readable by its owner only. */
+export function fileStore(path: string): SecretStore {
+  return {
+    read: () => readFile(path, "utf8"),
+    write: async (text) => {
+      await writeFile(`${path}.tmp`, text, { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createOAuthClient } from "../../functions/core/auth/oauth-client.ts";
+import { parseTokenSecret } from "../../functions/core/auth/token-secret.ts";
+import {
+  TokenExpiredError,
+  tokenSourceFromText,
+} from "../../functions/core/highlevel/token-source.ts";
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../local/embedded-dynamodb.ts";
+import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { startFakeSecretsManager } from "../helpers/fake-secrets-manager.ts";
+import { ROOT } from "../helpers/run-cli.ts";
+
+/** Issue #13: HighLevel's refresh tokens are single-use; the fleet must never spend one twice. */
+const ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ghl-oauth-AbCdEf";
+const CLIENT = { clientId: "sandbox-client-id", clientSecret: "sandbox-client-secret-d41f" };
+const HOUR = 3600_000;
+
+let sandbox: SandboxHighLevelApi;
+let baseUrl: string;
+let table: EmbeddedDynamoDb;
+
+beforeEach(async () => {
+  sandbox = new SandboxHighLevelApi({
+    tokens: [],
+    oauth: { ...CLIENT, accessTokenLifetimeMs: 24 * HOUR },
+  });
+  baseUrl = await sandbox.start();
+  table = await startEmbeddedDynamoDb();
+});
+afterEach(async () => {
+  await sandbox.stop();
+  await table.stop();
+});
+
+/** An OAuth secret whose tokens the secret says expire in one hour: all due for refresh. */
+function dueSecret() {
+  const oauth = sandbox.oauth;
+  if (!oauth) throw new Error("no oauth");
+  const inAnHour = new Date(Date.now() + HOUR).toISOString();
+  const company = oauth.installAtCompany("companyX", ["mintedLoc"]);
+  const locA = oauth.installAtLocation("locA");
+  const locB = oauth.installAtLocation("locB");
+  return {
+    type: "oauth",
+    ...CLIENT,
+    company: { companyId: "companyX", ...company, expiresAt: inAnHour },
+    locations: {
+      locA: { ...locA, expiresAt: inAnHour },
+      locB: { ...locB, expiresAt: inAnHour },
+    },
+  };
+}
+
+function startRefresher(env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "test/helpers/refresher-process.ts"), JSON.stringify(env)],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        POWERTOOLS_DEV: "",
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
+  const lines = createInterface({ input: child.stdout });
+  const output: string[] = [];
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const ready = new Promise<void>((resolve) =>
+    lines.on("line", (line) => {
+      output.push(line);
+      if (line === "ready") resolve();
+    }),
+  );
+  const exit = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+  return {
+    ready,
+    go: () => child.stdin.write("go\n"),
+    done: async () => {
+      const code = await exit;
+      const report = output.find((line) => line.startsWith('{"leaseHeld"'));
+      return { code, report: report ? JSON.parse(report) : undefined, output, stderr };
+    },
+  };
+}
+
+describe("the token refresher", () => {
+  it("20 refreshers started at once in separate processes spend each refresh token exactly once", async () => {
+    const initial = dueSecret();
+    const secrets = await startFakeSecretsManager({ [ARN]: JSON.stringify(initial) });
+    try {
+      const env = {
+        HIGHLEVEL_TOKEN_SECRET_ARN: ARN,
+        COORDINATION_TABLE: table.tableName,
+        HIGHLEVEL_BASE_URL: baseUrl,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+      };
+      const refreshers = Array.from({ length: 20 }, () => startRefresher(env));
+      await Promise.all(refreshers.map((r) => r.ready));
+      for (const refresher of refreshers) refresher.go();
+      const results = await Promise.all(refreshers.map((r) => r.done()));
+
+      expect(results.map((r) => r.code)).toEqual(Array(20).fill(0));
+      const reports = results.map((r) => r.report);
+      expect(reports.every((report) => report !== undefined)).toBe(true);
+      expect(reports.reduce((sum, r) => sum + r.refreshed, 0)).toBe(3);
+      expect(reports.reduce((sum, r) => sum + r.failed, 0)).toBe(0);
+      // Every original refresh token went to HighLevel once, and only once.
+      const originals = [
+        initial.company.refreshToken,
+        initial.locations.locA.refreshToken,
+        initial.locations.locB.refreshToken,
+      ];
+      for (const token of originals) expect(sandbox.oauth?.refreshCalls.get(token)).toBe(1);
+      expect(sandbox.oauth?.tokenCalls).toBe(3);
+
+      const stored = parseTokenSecret(secrets.value(ARN) ?? "");
+      expect(stored.kind).toBe("oauth");
+      if (stored.kind !== "oauth") return;
+      expect(stored.secret.locations?.locA?.refreshToken).not.toBe(
+        initial.locations.locA.refreshToken,
+      );
+      expect(Date.parse(stored.secret.locations?.locA?.expiresAt ?? "")).toBeGreaterThan(
+        Date.now() + 20 * HOUR,
+      );
+      // The new pair is the one HighLevel holds: it refreshes once more.
+      const again = await createOAuthClient({ baseUrl, ...CLIENT }).refresh(
+        stored.secret.locations?.locA?.refreshToken ?? "",
+        "Location",
+      );
+      expect(again.ok).toBe(true);
+      // No token or client secret in any process's output.
+      const everything = results.map((r) => r.output.join("\n") + r.stderr).join("\n");
+      for (const secret of [
+        CLIENT.clientSecret,
+        ...originals,
+        initial.locations.locA.accessToken,
+      ]) {
+        expect(everything).not.toContain(secret);
+      }
+      expect(everything).toContain('"TokensRefreshed"');
+    } finally {
+      await secrets.stop();
+    }
+  }, 120_000);
+});
+
+describe("OAuth tokens in the worker", () => {
+  const source = (secret: unknown) =>
+    tokenSourceFromText(async () => JSON.stringify(secret), { oauthBaseUrl: baseUrl });
+
+  it("mints a location token from the agency install once per container, and uses a location install's own", async () => {
+    const secret = dueSecret();
+    const tokens = source(secret);
+    const [first, second] = await Promise.all([
+      tokens.tokenFor("mintedLoc"),
+      tokens.tokenFor("mintedLoc"),
+    ]);
+    expect(first).toBe(second);
+    expect(sandbox.oauth?.locationTokenCalls).toBe(1);
+    expect(sandbox.oauth?.accepts(first, "mintedLoc")).toBe("ok");
+    expect(await tokens.tokenFor("locA")).toBe(secret.locations.locA.accessToken);
+    expect(tokens.usesOAuth()).toBe(true);
+  });
+
+  it("an expired access token is a TokenExpiredError (the job waits), never a token in the message", async () => {
+    const secret = dueSecret();
+    secret.locations.locA.expiresAt = new Date(Date.now() - 1_000).toISOString();
+    const error = await source(secret)
+      .tokenFor("locA")
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenExpiredError);
+    expect(String(error)).toContain("the token refresher renews it");
+    expect(String(error)).not.toContain(secret.locations.locA.accessToken);
+  });
+});
