@@ -8,10 +8,14 @@ import {
   TokenExpiredError,
   tokenSourceFromText,
 } from "../../functions/core/highlevel/token-source.ts";
+import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../local/embedded-dynamodb.ts";
 import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { toSqsEvent } from "../../local/sqs-event.ts";
 import { startFakeSecretsManager } from "../helpers/fake-secrets-manager.ts";
+import { lambdaContext } from "../helpers/lambda-context.ts";
 import { ROOT } from "../helpers/run-cli.ts";
+import { startWorkerHarness, type WorkerHarness } from "../helpers/worker-harness.ts";
 
 /** Issue #13: HighLevel's refresh tokens are single-use; the fleet must never spend one twice. */
 const ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ghl-oauth-AbCdEf";
@@ -183,5 +187,112 @@ describe("OAuth tokens in the worker", () => {
     expect(error).toBeInstanceOf(TokenExpiredError);
     expect(String(error)).toContain("the token refresher renews it");
     expect(String(error)).not.toContain(secret.locations.locA.accessToken);
+  });
+});
+
+describe("the worker with an OAuth secret", () => {
+  let harness: WorkerHarness | undefined;
+  afterEach(async () => {
+    await harness?.stop();
+    harness = undefined;
+  });
+
+  /** The real handler, reading an OAuth secret from Secrets Manager, against an OAuth sandbox. */
+  async function workerWith(secret: unknown) {
+    const secrets = await startFakeSecretsManager({ [ARN]: JSON.stringify(secret) });
+    harness = await startWorkerHarness({
+      sandbox: { oauth: { ...CLIENT, accessTokenLifetimeMs: 24 * HOUR } },
+    });
+    const h = harness;
+    const handler = createDeleteCsvHandler(
+      { ...h.env, HIGHLEVEL_TOKEN: "", HIGHLEVEL_TOKEN_SECRET_ARN: ARN },
+      { sqs: h.sqs.client, secrets: secrets.provider, onSettled: (r) => h.results.push(r) },
+    );
+    const run = async (locationId: string, csvId: string) => {
+      const event = toSqsEvent(
+        [
+          {
+            MessageId: `m-${csvId}`,
+            Body: h.job(locationId, csvId),
+            Attributes: { ApproximateReceiveCount: "1" },
+          },
+        ],
+        h.queues.queueArn,
+      );
+      return handler(event, lambdaContext());
+    };
+    return { h, run, secrets };
+  }
+
+  function installs(h: WorkerHarness) {
+    const oauth = h.sandbox.oauth;
+    if (!oauth) throw new Error("no oauth");
+    const company = oauth.installAtCompany("companyX", ["mintedLoc"]);
+    const locA = oauth.installAtLocation("locA");
+    return {
+      type: "oauth",
+      ...CLIENT,
+      company: { companyId: "companyX", ...company },
+      locations: { locA },
+    };
+  }
+
+  it("deletes with a location install's token and with one minted from the agency's", async () => {
+    const { h, run, secrets } = await workerWith({});
+    try {
+      secrets.set(ARN, JSON.stringify(installs(h)));
+      const a = h.sandbox.addUpload("locA");
+      const minted = h.sandbox.addUpload("mintedLoc");
+      await run("locA", a._id);
+      await run("mintedLoc", minted._id);
+      expect(h.results.map((r) => r.outcome)).toEqual(["deleted", "deleted"]);
+      expect(h.sandbox.oauth?.locationTokenCalls).toBe(1);
+    } finally {
+      await secrets.stop();
+    }
+  });
+
+  it("defers (TokenExpired), never dead-letters, while the access token is expired or stays refused", async () => {
+    const { h, run, secrets } = await workerWith({});
+    try {
+      const secret = installs(h);
+      secret.locations.locA.expiresAt = new Date(Date.now() - 60_000).toISOString();
+      secrets.set(ARN, JSON.stringify(secret));
+      const upload = h.sandbox.addUpload("locA");
+      await run("locA", upload._id);
+      expect(h.results).toEqual([
+        expect.objectContaining({ outcome: "deferred", tokenExpired: true }),
+      ]);
+      expect(h.sandbox.callsTo("DELETE")).toHaveLength(0);
+
+      // A token the secret says is valid but HighLevel refuses (revoked early): re-read once, then wait.
+      secret.locations.locA = {
+        ...secret.locations.locA,
+        accessToken: "revoked-access",
+        expiresAt: new Date(Date.now() + HOUR).toISOString(),
+      };
+      secrets.set(ARN, JSON.stringify(secret));
+      const second = h.sandbox.addUpload("locA");
+      await run("locA", second._id);
+      expect(h.results.at(-1)).toMatchObject({ outcome: "deferred", tokenExpired: true });
+      expect(h.deadLetters()).toHaveLength(0);
+    } finally {
+      await secrets.stop();
+    }
+  });
+
+  it("dead-letters only a paused location's jobs as unauthorized, saying why", async () => {
+    const { h, run, secrets } = await workerWith({});
+    try {
+      secrets.set(ARN, JSON.stringify(installs(h)));
+      h.sandbox.oauth?.deactivate("locA");
+      const upload = h.sandbox.addUpload("locA");
+      await run("locA", upload._id);
+      expect(h.results.map((r) => r.outcome)).toEqual(["dead-lettered"]);
+      expect(h.deadLetters()[0]?.attributes["failure-reason"]).toBe("unauthorized");
+      expect(h.deadLetters()[0]?.attributes["failure-detail"]).toContain("is not active");
+    } finally {
+      await secrets.stop();
+    }
   });
 });
