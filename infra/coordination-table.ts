@@ -26,6 +26,11 @@ export class CoordinationTable extends Construct {
     });
   }
 
+  /** The refresh lease: a conditional put to take it, a conditional delete to release it. */
+  grantLease(grantee: IGrantable): void {
+    this.table.grant(grantee, "dynamodb:PutItem", "dynamodb:DeleteItem");
+  }
+
   /** Rate permits: read a budget, take from it conditionally. Nothing else. */
   grantBudgets(grantee: IGrantable): void {
     this.table.grant(grantee, "dynamodb:GetItem", "dynamodb:UpdateItem");

@@ -26,6 +26,7 @@ import {
 } from "../functions/core/producers/purge-policy.ts";
 import { CoordinationTable } from "./coordination-table.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
+import { TokenRefresher } from "./token-refresher.ts";
 
 export const DEFAULT_DETAIL_TYPE = "CSV Deletion Requested";
 export const DEFAULT_EVENT_SOURCE = "ghl-csv-purge";
@@ -74,6 +75,11 @@ export interface CsvDeletionPipelineProps {
   logRetention?: RetentionDays;
   /** Scheduled purges: each runs the purge planner with its own policy. Default none. */
   purgeSchedules?: PurgeScheduleProps[];
+  /**
+   * The hourly OAuth token refresher (it does nothing for Private Integration Tokens). Default
+   * true; turn it off only when something else keeps an OAuth secret fresh.
+   */
+  tokenRefresher?: boolean;
 }
 
 export interface PurgeScheduleProps {
@@ -88,6 +94,9 @@ export interface PurgeScheduleProps {
 
 const WORKER_ENTRY = fileURLToPath(new URL("../functions/delete-csv/handler.ts", import.meta.url));
 const PLANNER_ENTRY = fileURLToPath(new URL("../functions/plan-purge/handler.ts", import.meta.url));
+const REFRESHER_ENTRY = fileURLToPath(
+  new URL("../functions/refresh-token/handler.ts", import.meta.url),
+);
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /**
@@ -109,6 +118,8 @@ export class CsvDeletionPipeline extends Construct {
   readonly alarms: Alarm[];
   /** The purge planner, when there are purge schedules. */
   readonly planner: NodejsFunction | undefined;
+  /** The OAuth token refresher, unless turned off. */
+  readonly tokenRefresher: TokenRefresher | undefined;
   readonly purgeSchedules: Schedule[];
   readonly settings: Readonly<ResolvedSettings>;
 
@@ -147,7 +158,7 @@ export class CsvDeletionPipeline extends Construct {
       props.tokenSecret ??
       new Secret(this, "TokenSecret", {
         description:
-          'HighLevel token for ghl-csv-purge: a bare Private Integration Token, or JSON {"default": "...", "<locationId>": "..."}. Replace the placeholder before sending jobs.',
+          'HighLevel token for ghl-csv-purge: a bare Private Integration Token, JSON {"default": "...", "<locationId>": "..."}, or an OAuth token set (ghl-csv-purge auth connect). Replace the placeholder before sending jobs.',
         generateSecretString: { passwordLength: 32, excludePunctuation: true },
       });
     if (!props.tokenSecret) {
@@ -168,6 +179,8 @@ export class CsvDeletionPipeline extends Construct {
       targets: [new SqsQueue(this.queue, { message: RuleTargetInput.fromEventPath("$.detail") })],
     });
 
+    this.tokenRefresher =
+      props.tokenRefresher === false ? undefined : this.#createTokenRefresher(settings);
     this.alarms = this.#createAlarms(settings, props.alarmTopic);
 
     const schedules = props.purgeSchedules ?? [];
@@ -247,6 +260,31 @@ export class CsvDeletionPipeline extends Construct {
       COORDINATION_TABLE: this.coordination.table.tableName,
       NODE_OPTIONS: "--enable-source-maps",
     };
+  }
+
+  #createTokenRefresher(settings: ResolvedSettings): TokenRefresher {
+    const { role, logGroup } = this.#roleWithLogs(
+      "TokenRefresher",
+      "ghl-csv-purge token refresher: read and write the token secret, take the refresh lease",
+      settings,
+    );
+    return new TokenRefresher(this, "TokenRefresher", {
+      secret: this.tokenSecret,
+      coordination: this.coordination,
+      functionProps: {
+        entry: REFRESHER_ENTRY,
+        ...lambdaBase(settings),
+        role,
+        logGroup,
+        environment: {
+          HIGHLEVEL_TOKEN_SECRET_ARN: this.tokenSecret.secretArn,
+          HIGHLEVEL_BASE_URL: settings.highLevelBaseUrl,
+          COORDINATION_TABLE: this.coordination.table.tableName,
+          POWERTOOLS_SERVICE_NAME: "ghl-csv-purge-token-refresher",
+          NODE_OPTIONS: "--enable-source-maps",
+        },
+      },
+    });
   }
 
   #createPlanner(settings: ResolvedSettings): NodejsFunction {
@@ -361,6 +399,7 @@ export class CsvDeletionPipeline extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+    alarms.push(...(this.tokenRefresher?.alarms ?? []));
     if (topic) {
       const action: IAlarmAction = new SnsAction(topic);
       for (const alarm of alarms) alarm.addAlarmAction(action);

@@ -176,6 +176,12 @@ describe("GhlCsvPurge stack", () => {
       "ApproximateAgeOfOldestMessage",
       "ApproximateNumberOfMessagesVisible",
       "Errors",
+      "TokenExpired",
+      "TokenRefreshFailed",
+    ]);
+    expect(byMetric.TokenRefreshFailed?.Namespace).toBe("GhlCsvPurge");
+    expect(byMetric.TokenRefreshFailed?.Dimensions).toEqual([
+      { Name: "service", Value: "ghl-csv-purge" },
     ]);
     expect(byMetric.ApproximateNumberOfMessagesVisible).toMatchObject({
       Threshold: 1,
@@ -186,6 +192,42 @@ describe("GhlCsvPurge stack", () => {
     });
     expect(byMetric.ApproximateAgeOfOldestMessage).toMatchObject({ Threshold: 3600 });
     expect(byMetric.Errors).toMatchObject({ Namespace: "AWS/Lambda", Threshold: 1 });
+  });
+
+  it("runs the token refresher hourly; only its role may write the secret, and it takes the lease", () => {
+    const functions = template.findResources("AWS::Lambda::Function");
+    const refresherId = Object.keys(functions).find((id) => id.includes("TokenRefresher"));
+    expect(refresherId).toBeDefined();
+    const refresher = functions[refresherId as string]?.Properties;
+    expect(refresher.Environment.Variables).toMatchObject({
+      HIGHLEVEL_TOKEN_SECRET_ARN: {
+        Ref: Object.keys(template.findResources("AWS::SecretsManager::Secret"))[0],
+      },
+      COORDINATION_TABLE: expect.anything(),
+    });
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(1 hour)",
+      Target: Match.objectLike({ Arn: { "Fn::GetAtt": [refresherId, "Arn"] } }),
+    });
+    const refresherRole = refresher.Role["Fn::GetAtt"][0] as string;
+    const policy = Object.values(template.findResources("AWS::IAM::Policy")).find((p) =>
+      JSON.stringify(p.Properties.Roles).includes(`"${refresherRole}"`),
+    );
+    const actions = (
+      (policy?.Properties.PolicyDocument.Statement ?? []) as Array<{ Action: string | string[] }>
+    ).flatMap((statement) => statement.Action);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        "secretsmanager:PutSecretValue",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+      ]),
+    );
+    // Writers of the secret: the refresher's role alone.
+    const writers = Object.values(template.findResources("AWS::IAM::Policy")).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes("secretsmanager:PutSecretValue"),
+    );
+    expect(writers).toHaveLength(1);
   });
 
   it("creates the coordination table: on-demand, pk, TTL, named to the worker, GetItem/UpdateItem only", () => {
@@ -219,7 +261,12 @@ describe("GhlCsvPurge stack", () => {
   });
 
   it("grants the worker only its queues, its secret, its log group and its table", () => {
-    const policies = Object.values(template.findResources("AWS::IAM::Policy"));
+    const workerRole = Object.keys(template.findResources("AWS::IAM::Role")).find((id) =>
+      id.includes("WorkerRole"),
+    );
+    const policies = Object.values(template.findResources("AWS::IAM::Policy")).filter((policy) =>
+      JSON.stringify(policy.Properties.Roles).includes(`"${workerRole}"`),
+    );
     expect(policies).toHaveLength(1);
     const statements = policies[0]?.Properties.PolicyDocument.Statement as Array<{
       Action: string | string[];
@@ -232,7 +279,12 @@ describe("GhlCsvPurge stack", () => {
         Ref: Object.keys(template.findResources("AWS::SecretsManager::Secret"))[0],
       }),
       JSON.stringify({
-        "Fn::GetAtt": [Object.keys(template.findResources("AWS::Logs::LogGroup"))[0], "Arn"],
+        "Fn::GetAtt": [
+          Object.keys(template.findResources("AWS::Logs::LogGroup")).find((id) =>
+            id.includes("WorkerLogs"),
+          ),
+          "Arn",
+        ],
       }),
       JSON.stringify({
         "Fn::GetAtt": [Object.keys(template.findResources("AWS::DynamoDB::GlobalTable"))[0], "Arn"],
@@ -246,9 +298,12 @@ describe("GhlCsvPurge stack", () => {
       const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
       for (const action of actions) expect(action).not.toContain("*");
     }
-    const roles = Object.values(template.findResources("AWS::IAM::Role"));
-    expect(roles).toHaveLength(1);
-    expect(roles[0]?.Properties.ManagedPolicyArns).toBeUndefined();
+    // The worker may read the secret, never write it: only the token refresher may.
+    const actions = statements.flatMap((statement) => statement.Action);
+    expect(actions).not.toContain("secretsmanager:PutSecretValue");
+    for (const role of Object.values(template.findResources("AWS::IAM::Role"))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
   });
 
   it("outputs the queue URL, DLQ URL, secret ARN, function name and coordination table", () => {
@@ -333,7 +388,7 @@ describe("CDK context and props", () => {
       alarmTopic: topic,
       maxConcurrency: 3,
     });
-    expect(pipeline.alarms).toHaveLength(3);
+    expect(pipeline.alarms).toHaveLength(5);
     Template.fromStack(stack).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       ScalingConfig: { MaximumConcurrency: 3 },
     });

@@ -1,0 +1,90 @@
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, type NodejsFunctionProps } from "aws-cdk-lib/aws-lambda-nodejs";
+import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
+import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import type { CoordinationTable } from "./coordination-table.ts";
+
+/** The namespace and `service` dimension the functions emit their metrics under (core/observability.ts). */
+export const METRICS = { namespace: "GhlCsvPurge", service: "ghl-csv-purge" } as const;
+
+export interface TokenRefresherProps {
+  secret: ISecret;
+  coordination: CoordinationTable;
+  /** The function's shared settings (runtime, bundling, role, log group, environment). */
+  functionProps: NodejsFunctionProps & Required<Pick<NodejsFunctionProps, "entry" | "role">>;
+  /** How often it runs. Default every hour. */
+  schedule?: ScheduleExpression;
+}
+
+/**
+ * The OAuth token refresher (DESIGN.md, "Tokens"): a Lambda that renews the secret's tokens
+ * before they expire, run hourly by EventBridge Scheduler. Only its role may write the secret;
+ * it takes the refresh lease in the coordination table. Alarms: a refresh failed; jobs wait on
+ * an expired token. For a secret of Private Integration Tokens it does nothing.
+ */
+export class TokenRefresher extends Construct {
+  readonly function: NodejsFunction;
+  readonly schedule: Schedule;
+  readonly alarms: Alarm[];
+
+  constructor(scope: Construct, id: string, props: TokenRefresherProps) {
+    super(scope, id);
+    this.function = new NodejsFunction(this, "Function", {
+      description: "Renews the HighLevel OAuth tokens in the token secret before they expire",
+      timeout: Duration.minutes(3),
+      ...props.functionProps,
+    });
+    props.secret.grantRead(this.function);
+    props.secret.grantWrite(this.function);
+    props.coordination.grantLease(this.function);
+
+    const role = new Role(this, "SchedulerRole", {
+      assumedBy: new ServicePrincipal("scheduler.amazonaws.com"),
+      description: "ghl-csv-purge: lets EventBridge Scheduler invoke the token refresher",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.function.node.defaultChild as CfnFunction)}.Arn>:*]`,
+      reason:
+        "CDK's LambdaInvoke target grants lambda:InvokeFunction on the refresher and its versions (ARN:*); it names the one function and nothing else.",
+    });
+    this.schedule = new Schedule(this, "Schedule", {
+      description: "ghl-csv-purge: renew HighLevel OAuth tokens that expire within 6 hours",
+      schedule: props.schedule ?? ScheduleExpression.rate(Duration.hours(1)),
+      target: new LambdaInvoke(this.function, { role, retryAttempts: 2 }),
+    });
+
+    const metric = (metricName: string, period: Duration) =>
+      new Metric({
+        namespace: METRICS.namespace,
+        metricName,
+        dimensionsMap: { service: METRICS.service },
+        statistic: "Sum",
+        period,
+      });
+    this.alarms = [
+      new Alarm(this, "RefreshFailedAlarm", {
+        alarmDescription:
+          "ghl-csv-purge: a HighLevel OAuth token could not be refreshed (revoked, app uninstalled, client secret changed): run `ghl-csv-purge auth status`, then `auth connect` with a new code",
+        metric: metric("TokenRefreshFailed", Duration.hours(1)),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "TokenExpiredAlarm", {
+        alarmDescription:
+          "ghl-csv-purge: jobs are deferred because the OAuth access token expired or is refused: check the refresher's last run (`ghl-csv-purge auth status`)",
+        metric: metric("TokenExpired", Duration.minutes(15)),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+  }
+}
