@@ -12,6 +12,7 @@ import {
 } from "./embedded-sqs.ts";
 import { EventSourcePoller, type PollerOptions } from "./event-source-poller.ts";
 import { OutcomeTally } from "./outcome-tally.ts";
+import { type TokenFileOptions, useTokenFile } from "./token-file.ts";
 
 export const LOCAL_QUEUE_NAME = "ghl-csv-purge-jobs";
 
@@ -41,6 +42,8 @@ export interface LocalPipelineOptions {
   perContainerPacing?: boolean;
   /** Told (warn) once when the coordination table fails and pacing falls back to this process. */
   budgetLog?: WorkerLog;
+  /** Tokens from a file instead of `token` (any secret shape; an OAuth set is kept fresh). */
+  tokenFile?: { path: string } & Omit<TokenFileOptions, "baseUrl">;
 }
 
 export interface QueueDepth {
@@ -84,10 +87,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     options.budgetLog,
     dynamoDb && (async () => dynamoDb),
   );
+  const tokenFile =
+    options.tokenFile &&
+    useTokenFile(options.tokenFile.path, {
+      ...options.tokenFile,
+      baseUrl: options.highLevelBaseUrl,
+    });
   const handler = createDeleteCsvHandler(
     {
       HIGHLEVEL_BASE_URL: options.highLevelBaseUrl,
-      HIGHLEVEL_TOKEN: options.token,
+      // With a token file the worker's token source comes from it (below).
+      HIGHLEVEL_TOKEN: options.token || "from-token-file",
       QUEUE_URL: queues.queueUrl,
       DEAD_LETTER_QUEUE_URL: queues.deadLetterQueueUrl,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
@@ -101,7 +111,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       }),
       ...options.workerEnv,
     },
-    { sqs: sqs.client, pacer, onSettled: tally.record },
+    {
+      sqs: sqs.client,
+      pacer,
+      onSettled: tally.record,
+      ...(tokenFile && { tokens: tokenFile.tokens }),
+    },
   );
   const poller = new EventSourcePoller({
     client: sqs.client,
@@ -187,8 +202,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     depth,
     sendBodies,
     waitUntilDrained,
+    tokenFile,
     stop: async () => {
       await poller.stop();
+      await tokenFile?.stop();
       await sqs.stop();
       dynamoDb?.destroy();
       await embeddedTable?.stop();

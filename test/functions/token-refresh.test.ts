@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -10,6 +12,7 @@ import {
 } from "../../functions/core/highlevel/token-source.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../local/embedded-dynamodb.ts";
+import { startLocalPipeline } from "../../local/local-pipeline.ts";
 import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
 import { toSqsEvent } from "../../local/sqs-event.ts";
 import { startFakeSecretsManager } from "../helpers/fake-secrets-manager.ts";
@@ -295,4 +298,58 @@ describe("the worker with an OAuth secret", () => {
       await secrets.stop();
     }
   });
+});
+
+describe("a local run with short-lived OAuth tokens", () => {
+  it("deletes 1,000 jobs while access tokens live 20 s and the refresher runs every 5 s: no unauthorized dead letter", async () => {
+    const quick = new SandboxHighLevelApi({
+      tokens: [],
+      oauth: { ...CLIENT, accessTokenLifetimeMs: 20_000 },
+      burst: { max: 20, intervalMs: 1_000 },
+    });
+    const quickUrl = await quick.start();
+    const dir = mkdtempSync(join(tmpdir(), "ghl-token-file-"));
+    const path = join(dir, "tokens.json");
+    let pipeline: Awaited<ReturnType<typeof startLocalPipeline>> | undefined;
+    try {
+      const oauth = quick.oauth as NonNullable<typeof quick.oauth>;
+      const locations = ["shortLocA", "shortLocB"];
+      writeFileSync(
+        path,
+        JSON.stringify({
+          type: "oauth",
+          ...CLIENT,
+          locations: Object.fromEntries(locations.map((l) => [l, oauth.installAtLocation(l)])),
+        }),
+      );
+      const bodies = Array.from({ length: 1_000 }, (_, i) => {
+        const locationId = locations[i % 2] as string;
+        return JSON.stringify({ locationId, csvId: quick.addUpload(locationId)._id });
+      });
+      pipeline = await startLocalPipeline({
+        highLevelBaseUrl: quickUrl,
+        token: "",
+        functionTimeoutSeconds: 10,
+        batchingWindowSeconds: 0,
+        perContainerPacing: true,
+        tokenFile: { path, refreshEveryMs: 5_000, refreshWithinMs: 12_000 },
+      });
+      await pipeline.sendBodies(bodies);
+      const started = Date.now();
+      pipeline.poller.start();
+      await pipeline.waitUntilDrained(new AbortController().signal);
+
+      expect(Date.now() - started).toBeGreaterThan(20_000);
+      expect(pipeline.tally.deleted).toBe(1_000);
+      expect(pipeline.tally.deadLetteredTotal).toBe(0);
+      expect(pipeline.tally.deferred).toBe(0);
+      const refreshed = pipeline.tokenFile?.reports.reduce((sum, r) => sum + r.refreshed, 0) ?? 0;
+      expect(refreshed).toBeGreaterThanOrEqual(4);
+      expect(quick.calls.filter((c) => c.status === 401)).toHaveLength(0);
+    } finally {
+      await pipeline?.stop();
+      await quick.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

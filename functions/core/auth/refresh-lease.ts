@@ -65,3 +65,41 @@ export function dynamoRefreshLease(
     },
   };
 }
+
+/**
+ * The lease as a lock file beside a token file (local runs): created exclusively, taken over
+ * when its holder's time has run out, removed on release.
+ */
+export function fileRefreshLease(tokenFile: string): RefreshLease {
+  const lockPath = `${tokenFile}.refresh-lock`;
+  return {
+    take: async (owner, ttlMs) => {
+      const { open, readFile, rm } = await import("node:fs/promises");
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const handle = await open(lockPath, "wx", 0o600);
+          await handle.writeFile(JSON.stringify({ owner, expiresAt: Date.now() + ttlMs }));
+          await handle.close();
+          return true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+          const held = JSON.parse(await readFile(lockPath, "utf8").catch(() => "{}")) as {
+            expiresAt?: number;
+          };
+          // No time in it yet: its holder is still writing it.
+          if (held.expiresAt === undefined || held.expiresAt >= Date.now()) return false;
+          // The last holder's lease ran out (it crashed): take it over.
+          await rm(lockPath, { force: true });
+        }
+      }
+      return false;
+    },
+    release: async (owner) => {
+      const { readFile, rm } = await import("node:fs/promises");
+      const held = JSON.parse(await readFile(lockPath, "utf8").catch(() => "{}")) as {
+        owner?: string;
+      };
+      if (held.owner === owner) await rm(lockPath, { force: true });
+    },
+  };
+}

@@ -30,8 +30,8 @@ export class TokenExpiredError extends Error {
 
 /** A location token minted from the agency's is used until this long before it expires. */
 export const MINTED_TOKEN_MARGIN_MS = 5 * 60_000;
-/** An access token this close to expiry is treated as expired. */
-const EXPIRY_MARGIN_MS = 60_000;
+/** An access token this close to expiry is treated as expired (the refresher renews 6 h ahead). */
+const EXPIRY_MARGIN_MS = 5_000;
 
 /** A short, stable, non-reversible name for a token: safe for keys and logs. */
 export function tokenFingerprint(token: string): string {
@@ -150,16 +150,27 @@ export function tokenSourceFromText(
     return pending;
   };
 
+  const tokenIn = async (secret: TokenSecret, locationId: string) => {
+    if (secret.kind !== "oauth") return staticToken(secret, locationId);
+    const pair = secret.secret.locations?.[locationId];
+    if (pair) return unexpired(pair.accessToken, pair.expiresAt, `location ${locationId}`);
+    const cached = await mint(secret.secret, locationId);
+    if (cached.expiresAt - Date.now() > MINTED_TOKEN_MARGIN_MS) return cached.token;
+    minted.delete(locationId);
+    return (await mint(secret.secret, locationId)).token;
+  };
+
   return {
     tokenFor: async (locationId) => {
-      const secret = await readSecret();
-      if (secret.kind !== "oauth") return staticToken(secret, locationId);
-      const pair = secret.secret.locations?.[locationId];
-      if (pair) return unexpired(pair.accessToken, pair.expiresAt, `location ${locationId}`);
-      const cached = await mint(secret.secret, locationId);
-      if (cached.expiresAt - Date.now() > MINTED_TOKEN_MARGIN_MS) return cached.token;
-      minted.delete(locationId);
-      return (await mint(secret.secret, locationId)).token;
+      try {
+        return await tokenIn(await readSecret(), locationId);
+      } catch (error) {
+        if (!(error instanceof TokenExpiredError)) throw error;
+        // The cached copy is old: the refresher has most likely renewed it since. Look again once.
+        forceNextRead = true;
+        minted.clear();
+        return tokenIn(await readSecret(), locationId);
+      }
     },
     refresh: async () => {
       forceNextRead = true;
