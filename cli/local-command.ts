@@ -19,6 +19,7 @@ interface LocalFlags {
   perLocation: string;
   functionTimeout?: string;
   restart?: boolean;
+  tokenFile?: string;
 }
 
 export function registerLocalCommand(program: Command): void {
@@ -27,7 +28,14 @@ export function registerLocalCommand(program: Command): void {
     .description(
       "Run the whole pipeline on this machine: embedded SQS, the real worker driven like Lambda's SQS event source, and the sandbox HighLevel API (or the real one with --live)",
     )
-    .option("--live", "delete for real against HighLevel's API (token from HIGHLEVEL_TOKEN)")
+    .option(
+      "--live",
+      "delete for real against HighLevel's API (token from HIGHLEVEL_TOKEN or --token-file)",
+    )
+    .option(
+      "--token-file <path>",
+      "with --live: tokens in any secret shape (a PIT, a map, an OAuth set from `auth connect --token-file`)",
+    )
     .option(
       "-f, --file <path>",
       "jobs to run with --live: CSV with a locationId,csvId header, or JSONL",
@@ -126,8 +134,13 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
 }
 
 async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Promise<void> {
-  const token = process.env.HIGHLEVEL_TOKEN?.trim();
-  if (!token) throw new UsageError("--live needs a HighLevel token in HIGHLEVEL_TOKEN");
+  const token = process.env.HIGHLEVEL_TOKEN?.trim() ?? "";
+  if (!token && !flags.tokenFile) {
+    throw new UsageError("--live needs a HighLevel token in HIGHLEVEL_TOKEN, or --token-file");
+  }
+  if (flags.tokenFile && !existsSync(flags.tokenFile)) {
+    throw new UsageError(`--token-file ${flags.tokenFile}: no such file`);
+  }
   if (!flags.file) throw new UsageError("--live needs --file <jobs.csv|jobs.jsonl>");
   if (!existsSync(flags.file)) throw new UsageError(`--file ${flags.file}: no such file`);
   const dataDir = flags.dataDir ?? ".ghl-csv-purge";
@@ -159,6 +172,7 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
   const report = await runLive({
     file: flags.file,
     token,
+    ...(flags.tokenFile && { tokenFile: flags.tokenFile }),
     highLevelBaseUrl: flags.baseUrl,
     dataDir,
     expectedJobs: check.valid,

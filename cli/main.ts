@@ -2,6 +2,7 @@ import "./quiet-worker.ts";
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { JobFileError } from "../functions/core/producers/job-file.ts";
+import { registerAuthCommands } from "./auth-command.ts";
 import { registerDlqCommands } from "./dlq-command.ts";
 import { registerEnqueueCommand } from "./enqueue-command.ts";
 import { EXIT, InterruptedError, OperationalError, UsageError } from "./errors.ts";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerEnqueueCommand(program);
   registerPurgeCommand(program);
   registerDlqCommands(program);
+  registerAuthCommands(program);
   const exitOverride = (command: Command) => {
     command.exitOverride();
     command.commands.forEach(exitOverride);

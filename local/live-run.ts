@@ -9,6 +9,8 @@ import { loadRunState, type RunState, saveRunState, Watermark } from "./run-stat
 export interface LiveRunOptions {
   file: string;
   token: string;
+  /** Tokens from a file (any secret shape) instead of `token`; an OAuth set is kept fresh. */
+  tokenFile?: string;
   highLevelBaseUrl: string;
   dataDir: string;
   functionTimeoutSeconds?: number;
@@ -43,6 +45,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: options.highLevelBaseUrl,
     token: options.token,
+    ...(options.tokenFile && { tokenFile: { path: options.tokenFile } }),
     dataDir: options.dataDir,
     functionTimeoutSeconds: options.functionTimeoutSeconds ?? LOCAL_LIVE_FUNCTION_TIMEOUT_SECONDS,
   });

@@ -12,7 +12,12 @@ export interface IssuedToken {
 }
 
 export type OAuthResult =
-  | { ok: true; token: IssuedToken }
+  | {
+      ok: true;
+      token: IssuedToken;
+      /** Where the app is installed, as HighLevel's answer says. */
+      install: { companyId: string | undefined; locationId: string | undefined };
+    }
   /**
    * `invalid-grant`: the refresh token (or code) is spent or revoked: only a new authorization
    * helps. `inactive`: HighLevel says the location is paused; its refresh token stays valid.
@@ -74,6 +79,10 @@ export function createOAuthClient(options: OAuthClientOptions) {
             expiresAt: new Date(
               Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 86_399) * 1000,
             ).toISOString(),
+          },
+          install: {
+            companyId: typeof body.companyId === "string" ? body.companyId : undefined,
+            locationId: typeof body.locationId === "string" ? body.locationId : undefined,
           },
         };
       }
