@@ -30,6 +30,7 @@ export const CONTEXT_KEYS = [
   "oldestMessageAgeAlarmSeconds",
   "logRetentionDays",
   "purgeSchedules",
+  "tokenRefresher",
 ] as const;
 
 type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -105,6 +106,13 @@ export function pipelinePropsFromContext(scope: Construct): CsvDeletionPipelineP
       );
     }
     assign("logRetention", retention as RetentionDays);
+  }
+  const refresher = read("tokenRefresher");
+  if (refresher !== undefined) {
+    if (![true, false, "true", "false"].includes(refresher as string | boolean)) {
+      throw new Error(`context tokenRefresher must be true or false, got ${String(refresher)}`);
+    }
+    assign("tokenRefresher", refresher === true || refresher === "true");
   }
   const schedules = read("purgeSchedules");
   if (schedules !== undefined && schedules !== null && schedules !== "") {
