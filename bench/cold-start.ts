@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { build } from "esbuild";
+import { bundleLambda } from "../scripts/bundle-lambda.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -17,24 +17,9 @@ export interface ColdStartResult {
   runs: number;
 }
 
-/** The stack's bundling options (infra/csv-deletion-pipeline.ts), applied with esbuild directly. */
+/** A bundle made exactly as the package ships it (scripts/bundle-lambda.ts), or with the SDK left out. */
 async function bundle(entry: string, outfile: string, bundleAwsSdk: boolean): Promise<number> {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    minify: true,
-    mainFields: ["module", "main"],
-    external: bundleAwsSdk ? [] : ["@aws-sdk/*"],
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
-    logLevel: "silent",
-  });
-  return statSync(outfile).size;
+  return bundleLambda(entry, outfile, bundleAwsSdk ? {} : { external: ["@aws-sdk/*"] });
 }
 
 /** Wall time of a fresh Node process that imports the bundle, in ms (median of `runs`). */
@@ -58,8 +43,9 @@ async function medianImport(file: string, runs: number): Promise<number> {
 }
 
 /**
- * Bundles the worker as the stack does (and a variant with the AWS SDK bundled in) and an
- * empty handler the same way, then times a fresh Node 24 process importing each.
+ * Bundles the worker as the package ships it and the stack deploys it (AWS SDK bundled), a
+ * variant that takes the SDK from the runtime, and an empty handler, then times a fresh Node 24
+ * process importing each.
  */
 export async function measureColdStart(runs = 11): Promise<ColdStartResult[]> {
   // Inside the project, so that an external @aws-sdk/* resolves from node_modules as on Lambda's runtime.
@@ -80,8 +66,8 @@ export async function measureColdStart(runs = 11): Promise<ColdStartResult[]> {
       const median = await medianImport(outfile, runs);
       results.push({
         variant: bundleAwsSdk
-          ? "worker, AWS SDK bundled (not what the stack deploys today)"
-          : "worker, AWS SDK from the runtime (as the stack deploys it)",
+          ? "worker as shipped and deployed (dist/lambda/delete-csv, AWS SDK bundled)"
+          : "worker with the AWS SDK from the runtime (not deployed)",
         bundleBytes: bytes,
         medianImportMs: median,
         emptyMedianImportMs: emptyMedian,

@@ -2,8 +2,6 @@ import { existsSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { checkJobFile } from "../functions/core/producers/job-file.ts";
-import { runDemo } from "../local/demo.ts";
-import { runLive } from "../local/live-run.ts";
 import type { RunReport } from "../local/run-report.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
@@ -96,6 +94,7 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
     );
   }
   const view = progressView("deleting", { json });
+  const { runDemo } = await loadLocal(() => import("../local/demo.ts"));
   const report = await runDemo({
     perLocation,
     ...(functionTimeoutSeconds && { functionTimeoutSeconds }),
@@ -169,6 +168,7 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
   }
   const enqueueView = progressView("enqueueing", { json });
   const drainView = progressView("deleting", { json });
+  const { runLive } = await loadLocal(() => import("../local/live-run.ts"));
   const report = await runLive({
     file: flags.file,
     token,
@@ -259,4 +259,23 @@ function interruptOnSigint() {
   };
   process.on("SIGINT", onSigint);
   return { signal: controller.signal, dispose: () => process.off("SIGINT", onSigint) };
+}
+
+/**
+ * The local runner loads the embedded SQS (fauxqs) and DynamoDB (dynalite) only when `local`
+ * runs (a CLI or library user who never runs `local` does not load them); if an install left
+ * them out, say how to get them.
+ */
+async function loadLocal<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ERR_MODULE_NOT_FOUND" && /fauxqs|dynalite/.test(String(error))) {
+      throw new OperationalError(
+        "`local` needs the embedded SQS and DynamoDB (fauxqs, dynalite), which are missing: npm i fauxqs dynalite",
+      );
+    }
+    throw error;
+  }
 }

@@ -32,11 +32,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The package's version, from its package.json (one level up in the source, two in dist/). */
 function packageVersion(): string {
-  const manifest = JSON.parse(
-    readFileSync(new URL("../package.json", import.meta.url), "utf8"),
-  ) as { version: string };
-  return manifest.version;
+  for (const up of ["../package.json", "../../package.json"]) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === "ghl-csv-purge" && manifest.version) return manifest.version;
+    } catch {
+      // not there: look one level further up
+    }
+  }
+  return "unknown";
 }
 
 export async function main(argv: string[]): Promise<number> {

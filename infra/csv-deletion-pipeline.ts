@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { ArnFormat, Duration, Names, Stack, TimeZone, Validations } from "aws-cdk-lib";
 import {
   Alarm,
@@ -10,9 +9,8 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { EventBus, type IEventBus, Rule, RuleTargetInput } from "aws-cdk-lib/aws-events";
 import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, type CfnFunction, type IFunction, Runtime } from "aws-cdk-lib/aws-lambda";
+import type { CfnFunction, IFunction, Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
@@ -25,6 +23,7 @@ import {
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
 import { CoordinationTable } from "./coordination-table.ts";
+import { packageFunction } from "./lambda-functions.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 import { TokenRefresher } from "./token-refresher.ts";
 
@@ -92,13 +91,6 @@ export interface PurgeScheduleProps {
   policy: PurgePolicyInput;
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL("../functions/delete-csv/handler.ts", import.meta.url));
-const PLANNER_ENTRY = fileURLToPath(new URL("../functions/plan-purge/handler.ts", import.meta.url));
-const REFRESHER_ENTRY = fileURLToPath(
-  new URL("../functions/refresh-token/handler.ts", import.meta.url),
-);
-const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
-
 /**
  * The whole deletion pipeline: source queue and DLQ, the worker Lambda on an SQS event
  * source, the token secret, the EventBridge entry point and the alarms.
@@ -110,14 +102,14 @@ const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 export class CsvDeletionPipeline extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
-  readonly worker: NodejsFunction;
+  readonly worker: LambdaFunction;
   readonly tokenSecret: ISecret;
   /** The coordination table: the fleet's shared rate budgets (COORDINATION_TABLE). */
   readonly coordination: CoordinationTable;
   readonly eventRule: Rule;
   readonly alarms: Alarm[];
   /** The purge planner, when there are purge schedules. */
-  readonly planner: NodejsFunction | undefined;
+  readonly planner: LambdaFunction | undefined;
   /** The OAuth token refresher, unless turned off. */
   readonly tokenRefresher: TokenRefresher | undefined;
   readonly purgeSchedules: Schedule[];
@@ -208,7 +200,7 @@ export class CsvDeletionPipeline extends Construct {
           schedule.schedule,
           schedule.timeZone ? TimeZone.of(schedule.timeZone) : undefined,
         ),
-        target: new LambdaInvoke(this.planner as NodejsFunction, {
+        target: new LambdaInvoke(this.planner as LambdaFunction, {
           input: ScheduleTargetInput.fromObject(policy),
           retryAttempts: 2,
           ...(schedulerRole && { role: schedulerRole }),
@@ -272,8 +264,7 @@ export class CsvDeletionPipeline extends Construct {
       secret: this.tokenSecret,
       coordination: this.coordination,
       functionProps: {
-        entry: REFRESHER_ENTRY,
-        ...lambdaBase(settings),
+        memorySize: settings.functionMemoryMiB,
         role,
         logGroup,
         environment: {
@@ -287,17 +278,16 @@ export class CsvDeletionPipeline extends Construct {
     });
   }
 
-  #createPlanner(settings: ResolvedSettings): NodejsFunction {
+  #createPlanner(settings: ResolvedSettings): LambdaFunction {
     const { role, logGroup } = this.#roleWithLogs(
       "Planner",
       "ghl-csv-purge purge planner: list uploads, enqueue jobs, read the token",
       settings,
     );
-    const planner = new NodejsFunction(this, "Planner", {
+    const planner = packageFunction(this, "Planner", "plan-purge", {
       description:
         "Lists HighLevel CSV uploads and enqueues the deletion of those a purge policy selects",
-      entry: PLANNER_ENTRY,
-      ...lambdaBase(settings),
+      memorySize: settings.functionMemoryMiB,
       timeout: Duration.minutes(5),
       role,
       logGroup,
@@ -312,17 +302,16 @@ export class CsvDeletionPipeline extends Construct {
     return planner;
   }
 
-  #createWorker(settings: ResolvedSettings): NodejsFunction {
+  #createWorker(settings: ResolvedSettings): LambdaFunction {
     const { role, logGroup } = this.#roleWithLogs(
       "Worker",
       "ghl-csv-purge worker: consume jobs, defer, dead-letter, read the token",
       settings,
     );
 
-    const worker = new NodejsFunction(this, "Worker", {
+    const worker = packageFunction(this, "Worker", "delete-csv", {
       description: "Deletes HighLevel Social Planner CSV uploads named by SQS jobs",
-      entry: WORKER_ENTRY,
-      ...lambdaBase(settings),
+      memorySize: settings.functionMemoryMiB,
       timeout: settings.functionTimeout,
       role,
       logGroup,
@@ -334,17 +323,6 @@ export class CsvDeletionPipeline extends Construct {
         MAX_DEFERRALS: String(settings.maxDeferrals),
         POWERTOOLS_SERVICE_NAME: "ghl-csv-purge",
         POWERTOOLS_METRICS_NAMESPACE: "GhlCsvPurge",
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: "node24",
-        minify: true,
-        sourceMap: true,
-        mainFields: ["module", "main"],
-        // Some dependencies are CommonJS and call require(); give the ESM bundle one.
-        banner:
-          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-        forceDockerBundling: false,
       },
     });
 
@@ -406,32 +384,6 @@ export class CsvDeletionPipeline extends Construct {
     }
     return alarms;
   }
-}
-
-/** What both Lambdas share: runtime, architecture, memory and the local ESM bundling. */
-function lambdaBase(settings: ResolvedSettings) {
-  return {
-    handler: "handler",
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-    runtime: Runtime.NODEJS_24_X,
-    architecture: Architecture.ARM_64,
-    memorySize: settings.functionMemoryMiB,
-    bundling: {
-      format: OutputFormat.ESM,
-      target: "node24",
-      minify: true,
-      sourceMap: true,
-      mainFields: ["module", "main"],
-      // Bundle the AWS SDK too rather than load the runtime's copy: one tree-shaken file imports
-      // faster (bench/: 74 ms against 89 ms) and pins the SDK version we test with.
-      externalModules: [],
-      // Some dependencies are CommonJS and call require(); give the ESM bundle one.
-      banner:
-        "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-      forceDockerBundling: false,
-    },
-  };
 }
 
 interface ResolvedSettings {

@@ -1,13 +1,17 @@
 import { Duration, Stack, Validations } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, type NodejsFunctionProps } from "aws-cdk-lib/aws-lambda-nodejs";
+import type {
+  CfnFunction,
+  FunctionOptions,
+  Function as LambdaFunction,
+} from "aws-cdk-lib/aws-lambda";
 import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { CoordinationTable } from "./coordination-table.ts";
+import { packageFunction } from "./lambda-functions.ts";
 
 /** The namespace and `service` dimension the functions emit their metrics under (core/observability.ts). */
 export const METRICS = { namespace: "GhlCsvPurge", service: "ghl-csv-purge" } as const;
@@ -15,8 +19,8 @@ export const METRICS = { namespace: "GhlCsvPurge", service: "ghl-csv-purge" } as
 export interface TokenRefresherProps {
   secret: ISecret;
   coordination: CoordinationTable;
-  /** The function's shared settings (runtime, bundling, role, log group, environment). */
-  functionProps: NodejsFunctionProps & Required<Pick<NodejsFunctionProps, "entry" | "role">>;
+  /** The function's settings (memory, role, log group, environment). */
+  functionProps: FunctionOptions & Required<Pick<FunctionOptions, "role">>;
   /** How often it runs. Default every hour. */
   schedule?: ScheduleExpression;
 }
@@ -28,13 +32,13 @@ export interface TokenRefresherProps {
  * an expired token. For a secret of Private Integration Tokens it does nothing.
  */
 export class TokenRefresher extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly schedule: Schedule;
   readonly alarms: Alarm[];
 
   constructor(scope: Construct, id: string, props: TokenRefresherProps) {
     super(scope, id);
-    this.function = new NodejsFunction(this, "Function", {
+    this.function = packageFunction(this, "Function", "refresh-token", {
       description: "Renews the HighLevel OAuth tokens in the token secret before they expire",
       timeout: Duration.minutes(3),
       ...props.functionProps,

@@ -3,10 +3,10 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { loadWorkerConfig } from "#core/config.ts";
-import { logger, metrics, recordJobMetrics, recordRetry } from "#core/observability.ts";
-import { createBatchSettler } from "#core/worker/deletion-worker.ts";
-import { createWorkerDeps, type RuntimeOverrides } from "#core/worker/worker-runtime.ts";
+import { loadWorkerConfig } from "../core/config.ts";
+import { logger, metrics, recordJobMetrics, recordRetry } from "../core/observability.ts";
+import { createBatchSettler } from "../core/worker/deletion-worker.ts";
+import { createWorkerDeps, type RuntimeOverrides } from "../core/worker/worker-runtime.ts";
 import { toQueueMessage } from "./sqs-record.ts";
 
 class RedeliveryRequested extends Error {

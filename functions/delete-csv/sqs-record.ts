@@ -1,5 +1,5 @@
 import type { SQSRecord } from "aws-lambda";
-import { type QueueMessage, readDeferrals } from "#core/worker/queue-message.ts";
+import { type QueueMessage, readDeferrals } from "../core/worker/queue-message.ts";
 
 /** Lambda's SQS record as the worker's QueueMessage. */
 export function toQueueMessage(record: SQSRecord): QueueMessage {

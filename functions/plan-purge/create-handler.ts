@@ -1,11 +1,11 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { loadPlannerConfig } from "#core/config.ts";
-import { logger } from "#core/observability.ts";
-import { type PurgePlan, planPurge } from "#core/producers/purge-planner.ts";
-import { parsePurgePolicy } from "#core/producers/purge-policy.ts";
-import { createHighLevelRuntime, type RuntimeOverrides } from "#core/worker/worker-runtime.ts";
+import { loadPlannerConfig } from "../core/config.ts";
+import { logger } from "../core/observability.ts";
+import { type PurgePlan, planPurge } from "../core/producers/purge-planner.ts";
+import { parsePurgePolicy } from "../core/producers/purge-policy.ts";
+import { createHighLevelRuntime, type RuntimeOverrides } from "../core/worker/worker-runtime.ts";
 
 /** What the planner returns to the schedule (its invocation record): counts and a sample. */
 export interface PurgeResult extends Omit<PurgePlan, "deletions" | "uploads"> {

@@ -4,13 +4,13 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import middy from "@middy/core";
-import { createOAuthClient } from "#core/auth/oauth-client.ts";
-import { dynamoRefreshLease } from "#core/auth/refresh-lease.ts";
-import { secretsManagerStore } from "#core/auth/secret-stores.ts";
-import { type RefreshReport, refreshTokens } from "#core/auth/token-refresher.ts";
-import { loadRefresherConfig } from "#core/config.ts";
-import { logger, metrics } from "#core/observability.ts";
-import { AWS_REQUEST_TIMEOUTS } from "#core/worker/worker-runtime.ts";
+import { createOAuthClient } from "../core/auth/oauth-client.ts";
+import { dynamoRefreshLease } from "../core/auth/refresh-lease.ts";
+import { secretsManagerStore } from "../core/auth/secret-stores.ts";
+import { type RefreshReport, refreshTokens } from "../core/auth/token-refresher.ts";
+import { loadRefresherConfig } from "../core/config.ts";
+import { logger, metrics } from "../core/observability.ts";
+import { AWS_REQUEST_TIMEOUTS } from "../core/worker/worker-runtime.ts";
 
 export interface RefresherOverrides {
   secretsManager?: SecretsManagerClient;

@@ -74,7 +74,7 @@ describe("ghl-csv-purge local", () => {
     const noToken = await runCli(["local", "--live", "--file", "x.csv"], { HIGHLEVEL_TOKEN: "" });
     expect(noToken.code).toBe(2);
     expect(noToken.stderr.trim()).toBe(
-      "ghl-csv-purge: --live needs a HighLevel token in HIGHLEVEL_TOKEN",
+      "ghl-csv-purge: --live needs a HighLevel token in HIGHLEVEL_TOKEN, or --token-file",
     );
     const noFile = await runCli(["local", "--live"], { HIGHLEVEL_TOKEN: TOKEN });
     expect(noFile.code).toBe(2);
