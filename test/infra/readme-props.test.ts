@@ -14,7 +14,9 @@ describe("README props table", () => {
     const props = [...body.matchAll(/^ {2}([a-zA-Z]+)\?:/gm)].map((m) => m[1]).sort();
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const table = readme.slice(readme.search(/^\| prop\s+\| default\s+\|/m));
-    const documented = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `([a-zA-Z]+)`\s*\|/gm)]
+    const documented = [
+      ...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `([a-zA-Z]+)`\s*\|/gm),
+    ]
       .map((m) => m[1])
       .sort();
     expect(props.length).toBeGreaterThan(10);
