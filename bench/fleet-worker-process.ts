@@ -51,6 +51,7 @@ const pipeline = await startLocalPipeline({
   },
   perContainerPacing: !config.coordination,
   budgetLog: {
+    debug: () => {},
     info: () => {},
     warn: (message, ...extra) =>
       process.stderr.write(`fleet worker: ${message} ${JSON.stringify(extra)}\n`),

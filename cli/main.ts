@@ -8,6 +8,7 @@ import { registerEnqueueCommand } from "./enqueue-command.ts";
 import { EXIT, InterruptedError, OperationalError, UsageError } from "./errors.ts";
 import { registerLocalCommand } from "./local-command.ts";
 import { registerPurgeCommand } from "./purge-command.ts";
+import { registerStatusCommand } from "./status-command.ts";
 
 /** The `ghl-csv-purge` command. Expected failures print one line; exit codes 0, 1, 2. */
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPurgeCommand(program);
   registerDlqCommands(program);
   registerAuthCommands(program);
+  registerStatusCommand(program);
   const exitOverride = (command: Command) => {
     command.exitOverride();
     command.commands.forEach(exitOverride);

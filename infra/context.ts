@@ -31,6 +31,8 @@ export const CONTEXT_KEYS = [
   "logRetentionDays",
   "purgeSchedules",
   "tokenRefresher",
+  "dashboard",
+  "logLevel",
 ] as const;
 
 type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -107,12 +109,20 @@ export function pipelinePropsFromContext(scope: Construct): CsvDeletionPipelineP
     }
     assign("logRetention", retention as RetentionDays);
   }
-  const refresher = read("tokenRefresher");
-  if (refresher !== undefined) {
-    if (![true, false, "true", "false"].includes(refresher as string | boolean)) {
-      throw new Error(`context tokenRefresher must be true or false, got ${String(refresher)}`);
+  for (const key of ["tokenRefresher", "dashboard"] as const) {
+    const value = read(key);
+    if (value === undefined) continue;
+    if (![true, false, "true", "false"].includes(value as string | boolean)) {
+      throw new Error(`context ${key} must be true or false, got ${String(value)}`);
     }
-    assign("tokenRefresher", refresher === true || refresher === "true");
+    assign(key, value === true || value === "true");
+  }
+  const logLevel = text("logLevel");
+  if (logLevel !== undefined) {
+    if (!["DEBUG", "INFO", "WARN", "ERROR"].includes(logLevel)) {
+      throw new Error(`context logLevel must be DEBUG, INFO, WARN or ERROR, got ${logLevel}`);
+    }
+    assign("logLevel", logLevel as CsvDeletionPipelineProps["logLevel"]);
   }
   const schedules = read("purgeSchedules");
   if (schedules !== undefined && schedules !== null && schedules !== "") {

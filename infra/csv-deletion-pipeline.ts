@@ -3,6 +3,7 @@ import {
   Alarm,
   ComparisonOperator,
   type IAlarmAction,
+  MathExpression,
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -18,12 +19,15 @@ import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { type CfnQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { METRIC } from "../functions/core/metric-names.ts";
 import {
   type PurgePolicyInput,
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
 import { CoordinationTable } from "./coordination-table.ts";
 import { packageFunction } from "./lambda-functions.ts";
+import { PipelineDashboard } from "./pipeline-dashboard.ts";
+import { pipelineMetric } from "./pipeline-metrics.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 import { TokenRefresher } from "./token-refresher.ts";
 
@@ -79,6 +83,13 @@ export interface CsvDeletionPipelineProps {
    * true; turn it off only when something else keeps an OAuth secret fresh.
    */
   tokenRefresher?: boolean;
+  /** A CloudWatch dashboard of the pipeline (output `DashboardUrl` in the standalone stack). Default true. */
+  dashboard?: boolean;
+  /**
+   * The functions' log level (POWERTOOLS_LOG_LEVEL). Default INFO: one line per batch, and one
+   * per job that is dead-lettered, deferred or retried; 1% of invocations log at DEBUG.
+   */
+  logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
 }
 
 export interface PurgeScheduleProps {
@@ -112,6 +123,8 @@ export class CsvDeletionPipeline extends Construct {
   readonly planner: LambdaFunction | undefined;
   /** The OAuth token refresher, unless turned off. */
   readonly tokenRefresher: TokenRefresher | undefined;
+  /** The pipeline's dashboard, unless turned off. */
+  readonly dashboard: PipelineDashboard | undefined;
   readonly purgeSchedules: Schedule[];
   readonly settings: Readonly<ResolvedSettings>;
 
@@ -174,6 +187,16 @@ export class CsvDeletionPipeline extends Construct {
     this.tokenRefresher =
       props.tokenRefresher === false ? undefined : this.#createTokenRefresher(settings);
     this.alarms = this.#createAlarms(settings, props.alarmTopic);
+    this.dashboard =
+      props.dashboard === false
+        ? undefined
+        : new PipelineDashboard(this, "Dashboard", {
+            queue: this.queue,
+            deadLetterQueue: this.deadLetterQueue,
+            worker: this.worker,
+            alarms: this.alarms,
+            ...(this.tokenRefresher && { refresher: this.tokenRefresher.function }),
+          });
 
     const schedules = props.purgeSchedules ?? [];
     this.planner = schedules.length > 0 ? this.#createPlanner(settings) : undefined;
@@ -323,6 +346,9 @@ export class CsvDeletionPipeline extends Construct {
         MAX_DEFERRALS: String(settings.maxDeferrals),
         POWERTOOLS_SERVICE_NAME: "ghl-csv-purge",
         POWERTOOLS_METRICS_NAMESPACE: "GhlCsvPurge",
+        POWERTOOLS_LOG_LEVEL: settings.logLevel,
+        // 1% of invocations log at DEBUG (a line per job), for a sample of the detail.
+        POWERTOOLS_LOGGER_SAMPLE_RATE: "0.01",
       },
     });
 
@@ -365,6 +391,45 @@ export class CsvDeletionPipeline extends Construct {
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
+      new Alarm(this, "ThrottledShareAlarm", {
+        alarmDescription:
+          "ghl-csv-purge: more than 1% of HighLevel calls answered 429 over 15 minutes: lower maxConcurrency, or check that COORDINATION_TABLE is set",
+        metric: new MathExpression({
+          expression: "100 * throttled / MAX([calls, 1])",
+          usingMetrics: {
+            throttled: pipelineMetric(METRIC.highLevelThrottled, Duration.minutes(15)),
+            calls: pipelineMetric(METRIC.highLevelCalls, Duration.minutes(15)),
+          },
+          label: "429s, % of calls",
+          period: Duration.minutes(15),
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "DeferralsGrowingAlarm", {
+        alarmDescription:
+          "ghl-csv-purge: jobs have been deferred in every quarter hour for an hour (a location stuck on its daily budget, or a token): `ghl-csv-purge status`, then `dlq inspect`",
+        metric: pipelineMetric(METRIC.deferred, Duration.minutes(15)),
+        threshold: 1,
+        evaluationPeriods: 4,
+        datapointsToAlarm: 4,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "WorkerThrottlesAlarm", {
+        alarmDescription:
+          "ghl-csv-purge: Lambda throttled the worker (account concurrency): raise the account's limit or lower maxConcurrency",
+        metric: (this.worker as IFunction).metricThrottles({
+          period: Duration.minutes(5),
+          statistic: "Sum",
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
       new Alarm(this, "WorkerErrorsAlarm", {
         alarmDescription: "ghl-csv-purge: the worker failed invocations (crashes, timeouts)",
         metric: (this.worker as IFunction).metricErrors({
@@ -404,6 +469,7 @@ interface ResolvedSettings {
   detailType: string;
   oldestMessageAgeAlarm: Duration;
   logRetention: RetentionDays;
+  logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
 }
 
 /** Applies defaults and refuses combinations that cannot work, with a message that says why. */
@@ -433,6 +499,7 @@ export function resolveSettings(props: CsvDeletionPipelineProps): ResolvedSettin
     detailType: props.detailType ?? DEFAULT_DETAIL_TYPE,
     oldestMessageAgeAlarm: props.oldestMessageAgeAlarm ?? Duration.hours(1),
     logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    logLevel: props.logLevel ?? "INFO",
   };
   const problems: string[] = [];
   const within = (name: string, value: number, min: number, max: number) => {

@@ -29,6 +29,9 @@ export class GhlCsvPurgeStack extends Stack {
       description: "Put the HighLevel token here",
     });
     new CfnOutput(this, "WorkerFunctionName", { value: this.pipeline.worker.functionName });
+    if (this.pipeline.dashboard) {
+      new CfnOutput(this, "DashboardUrl", { value: this.pipeline.dashboard.url });
+    }
     new CfnOutput(this, "CoordinationTableName", {
       value: this.pipeline.coordination.table.tableName,
       description:

@@ -1,5 +1,5 @@
 import { Duration, Stack, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type {
   CfnFunction,
@@ -10,11 +10,10 @@ import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { METRIC } from "../functions/core/metric-names.ts";
 import type { CoordinationTable } from "./coordination-table.ts";
 import { packageFunction } from "./lambda-functions.ts";
-
-/** The namespace and `service` dimension the functions emit their metrics under (core/observability.ts). */
-export const METRICS = { namespace: "GhlCsvPurge", service: "ghl-csv-purge" } as const;
+import { pipelineMetric } from "./pipeline-metrics.ts";
 
 export interface TokenRefresherProps {
   secret: ISecret;
@@ -62,19 +61,12 @@ export class TokenRefresher extends Construct {
       target: new LambdaInvoke(this.function, { role, retryAttempts: 2 }),
     });
 
-    const metric = (metricName: string, period: Duration) =>
-      new Metric({
-        namespace: METRICS.namespace,
-        metricName,
-        dimensionsMap: { service: METRICS.service },
-        statistic: "Sum",
-        period,
-      });
+    const metric = (metricName: string, period: Duration) => pipelineMetric(metricName, period);
     this.alarms = [
       new Alarm(this, "RefreshFailedAlarm", {
         alarmDescription:
           "ghl-csv-purge: a HighLevel OAuth token could not be refreshed (revoked, app uninstalled, client secret changed): run `ghl-csv-purge auth status`, then `auth connect` with a new code",
-        metric: metric("TokenRefreshFailed", Duration.hours(1)),
+        metric: metric(METRIC.tokenRefreshFailed, Duration.hours(1)),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -83,7 +75,7 @@ export class TokenRefresher extends Construct {
       new Alarm(this, "TokenExpiredAlarm", {
         alarmDescription:
           "ghl-csv-purge: jobs are deferred because the OAuth access token expired or is refused: check the refresher's last run (`ghl-csv-purge auth status`)",
-        metric: metric("TokenExpired", Duration.minutes(15)),
+        metric: metric(METRIC.tokenExpired, Duration.minutes(15)),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

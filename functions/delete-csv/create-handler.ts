@@ -4,7 +4,13 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadWorkerConfig } from "../core/config.ts";
-import { logger, metrics, recordJobMetrics, recordRetry } from "../core/observability.ts";
+import {
+  logger,
+  metrics,
+  recordAnswer,
+  recordJobMetrics,
+  recordRetry,
+} from "../core/observability.ts";
 import { createBatchSettler } from "../core/worker/deletion-worker.ts";
 import { createWorkerDeps, type RuntimeOverrides } from "../core/worker/worker-runtime.ts";
 import { toQueueMessage } from "./sqs-record.ts";
@@ -24,6 +30,7 @@ export function createDeleteCsvHandler(
   const deps = createWorkerDeps(loadWorkerConfig(env), {
     log: logger,
     onRetry: recordRetry,
+    onAnswer: recordAnswer,
     onSettled: recordJobMetrics,
     ...overrides,
   });
@@ -32,17 +39,30 @@ export function createDeleteCsvHandler(
     // One processor per invocation: it holds the batch's state, and the local poller runs
     // several invocations of this handler at once in one process.
     const processor = new BatchProcessor(EventType.SQS);
+    const started = Date.now();
+    const outcomes: Record<string, number> = {};
+    let calls = 0;
     const handleRecord = async (record: SQSRecord) => {
       const result = await settle(toQueueMessage(record));
+      outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+      calls += result.calls;
       if (result.outcome === "redelivered" || result.outcome === "handed-back") {
         throw new RedeliveryRequested(record.messageId);
       }
     };
-    return processPartialResponse(event, handleRecord, processor, {
+    const response = await processPartialResponse(event, handleRecord, processor, {
       context,
       processInParallel: true,
       throwOnFullBatchFailure: false,
     });
+    // One line per batch: what happened to its jobs. Failing jobs have their own WARN lines.
+    logger.info("batch settled", {
+      jobs: event.Records.length,
+      ...outcomes,
+      highLevelCalls: calls,
+      durationMs: Date.now() - started,
+    });
+    return response;
   };
 
   return middy(processBatch)

@@ -9,6 +9,7 @@ import { dynamoRefreshLease } from "../core/auth/refresh-lease.ts";
 import { secretsManagerStore } from "../core/auth/secret-stores.ts";
 import { type RefreshReport, refreshTokens } from "../core/auth/token-refresher.ts";
 import { loadRefresherConfig } from "../core/config.ts";
+import { METRIC } from "../core/metric-names.ts";
 import { logger, metrics } from "../core/observability.ts";
 import { AWS_REQUEST_TIMEOUTS } from "../core/worker/worker-runtime.ts";
 
@@ -58,8 +59,8 @@ export function createRefreshTokenHandler(
           clientSecret: secret.clientSecret,
         }),
     });
-    metrics.addMetric("TokensRefreshed", MetricUnit.Count, report.refreshed);
-    metrics.addMetric("TokenRefreshFailed", MetricUnit.Count, report.failed);
+    metrics.addMetric(METRIC.tokensRefreshed, MetricUnit.Count, report.refreshed);
+    metrics.addMetric(METRIC.tokenRefreshFailed, MetricUnit.Count, report.failed);
     if (report.leaseHeld) logger.info("another refresher holds the lease: nothing to do");
     for (const outcome of report.outcomes) {
       const log =

@@ -303,3 +303,52 @@ describe("purge and the conventions", () => {
     expect(result.stderr).toBe("");
   });
 });
+
+describe("status", () => {
+  it("reports jobs waiting, in flight, delayed and dead-lettered as JSON, locally without metrics", async () => {
+    const { SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    for (let i = 0; i < 6; i++) {
+      await sqs.client.send(
+        new SendMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageBody: `{"locationId":"s","csvId":"c${i}"}`,
+        }),
+      );
+    }
+    await sqs.client.send(
+      new SendMessageCommand({
+        QueueUrl: queues.queueUrl,
+        MessageBody: '{"locationId":"s","csvId":"late"}',
+        DelaySeconds: 600,
+      }),
+    );
+    await sqs.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queues.queueUrl,
+        MaxNumberOfMessages: 2,
+        VisibilityTimeout: 60,
+      }),
+    );
+    await sqs.client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queues.deadLetterQueueUrl,
+        Entries: ["rejected", "rejected", "exhausted"].map((reason, i) => ({
+          Id: String(i),
+          MessageBody: `{"locationId":"s","csvId":"d${i}"}`,
+          MessageAttributes: { "failure-reason": { DataType: "String", StringValue: reason } },
+        })),
+      }),
+    );
+
+    const result = await runCli(["status", "--json"], env);
+    expect(result.code).toBe(0);
+    const status = JSON.parse(result.stdout);
+    expect(status).toMatchObject({
+      queue: { waiting: 4, inFlight: 2, delayed: 1 },
+      deadLetters: { total: 3, byReason: { rejected: 2, exhausted: 1 } },
+    });
+    expect(status.notes[0]).toContain("no CloudWatch metrics");
+    const text = await runCli(["status"], env);
+    expect(text.stdout).toMatch(/delayed \(deferred\)\s+1/);
+  });
+});

@@ -49,7 +49,12 @@ function capturingLog() {
     (level: string) =>
     (message: string, ...extra: Record<string, unknown>[]) =>
       lines.push(JSON.stringify({ level, message, ...Object.assign({}, ...extra) }));
-  const log: WorkerLog = { info: write("INFO"), warn: write("WARN"), error: write("ERROR") };
+  const log: WorkerLog = {
+    debug: write("DEBUG"),
+    info: write("INFO"),
+    warn: write("WARN"),
+    error: write("ERROR"),
+  };
   return { log, lines, bytes: () => lines.reduce((sum, line) => sum + line.length, 0) };
 }
 

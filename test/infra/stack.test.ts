@@ -6,6 +6,7 @@ import { App, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { METRIC } from "../../functions/core/metric-names.ts";
 import { CsvDeletionPipeline } from "../../infra/csv-deletion-pipeline.ts";
 import { PIPELINE_DEFAULTS } from "../../infra/settings.ts";
 import { synthApp, TEST_CDK_OUT } from "../helpers/synth.ts";
@@ -171,14 +172,31 @@ describe("GhlCsvPurge stack", () => {
 
   it("alarms on dead letters, on old jobs and on worker errors", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
-    const byMetric = Object.fromEntries(alarms.map((a) => [a.Properties.MetricName, a.Properties]));
+    const byMetric = Object.fromEntries(
+      alarms.map((a) => [a.Properties.MetricName ?? "math", a.Properties]),
+    );
     expect(Object.keys(byMetric).sort()).toEqual([
       "ApproximateAgeOfOldestMessage",
       "ApproximateNumberOfMessagesVisible",
+      "Deferred",
       "Errors",
+      "Throttles",
       "TokenExpired",
       "TokenRefreshFailed",
+      "math",
     ]);
+    // 429s above 1% of calls over 15 minutes.
+    expect(byMetric.math).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+    expect(JSON.stringify(byMetric.math?.Metrics)).toContain("100 * throttled / MAX([calls, 1])");
+    // Deferrals in every quarter hour for an hour.
+    expect(byMetric.Deferred).toMatchObject({
+      EvaluationPeriods: 4,
+      DatapointsToAlarm: 4,
+      Period: 900,
+    });
     expect(byMetric.TokenRefreshFailed?.Namespace).toBe("GhlCsvPurge");
     expect(byMetric.TokenRefreshFailed?.Dimensions).toEqual([
       { Name: "service", Value: "ghl-csv-purge" },
@@ -192,6 +210,24 @@ describe("GhlCsvPurge stack", () => {
     });
     expect(byMetric.ApproximateAgeOfOldestMessage).toMatchObject({ Threshold: 3600 });
     expect(byMetric.Errors).toMatchObject({ Namespace: "AWS/Lambda", Threshold: 1 });
+  });
+
+  it("draws a dashboard whose every metric is one the code emits or an AWS/SQS or AWS/Lambda metric, and shows every alarm", () => {
+    const dashboards = Object.values(template.findResources("AWS::CloudWatch::Dashboard"));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
+    const emitted = new Set<string>(Object.values(METRIC));
+    // Metrics appear in the body as ["Namespace","MetricName",…] inside Fn::Join pieces.
+    const named = [
+      ...body.matchAll(/\[\\"(GhlCsvPurge|AWS\/SQS|AWS\/Lambda)\\",\\"([A-Za-z]+)\\"/g),
+    ].map((m) => [m[1], m[2]] as const);
+    expect(named.length).toBeGreaterThan(15);
+    for (const [namespace, name] of named) {
+      if (namespace === "GhlCsvPurge") expect(emitted).toContain(name);
+    }
+    const alarmIds = Object.keys(template.findResources("AWS::CloudWatch::Alarm"));
+    for (const id of alarmIds) expect(body).toContain(id);
+    expect(Object.keys(template.findOutputs("*"))).toContain("DashboardUrl");
   });
 
   it("runs the token refresher hourly; only its role may write the secret, and it takes the lease", () => {
@@ -309,6 +345,7 @@ describe("GhlCsvPurge stack", () => {
   it("outputs the queue URL, DLQ URL, secret ARN, function name and coordination table", () => {
     expect(Object.keys(template.findOutputs("*")).sort()).toEqual([
       "CoordinationTableName",
+      "DashboardUrl",
       "DeadLetterQueueUrl",
       "QueueUrl",
       "TokenSecretArn",
@@ -388,7 +425,7 @@ describe("CDK context and props", () => {
       alarmTopic: topic,
       maxConcurrency: 3,
     });
-    expect(pipeline.alarms).toHaveLength(5);
+    expect(pipeline.alarms).toHaveLength(8);
     Template.fromStack(stack).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       ScalingConfig: { MaximumConcurrency: 3 },
     });

@@ -86,6 +86,9 @@ describe("the bundled worker asset", () => {
         .map((d) => d.attributes["failure-reason"])
         .sort(),
     ).toEqual(["invalid-job", "rejected"]);
-    expect(stdout).toContain('"message":"job deleted"');
+    // At INFO: one line for the batch, and one WARN per dead letter; no line per deleted job.
+    expect(stdout).toContain('"message":"batch settled"');
+    expect(stdout).toContain('"deleted":1');
+    expect(stdout).not.toContain('"message":"job deleted"');
   });
 });

@@ -57,6 +57,8 @@ export interface HighLevelClientOptions {
   maxBudgetWaitMs?: number;
   /** Called before each retry of a transient failure (for metrics). */
   onRetry?: (info: { attempt: number; reason: string }) => void;
+  /** Told of every answer HighLevel gave (its status): metrics count calls and 429s. */
+  onAnswer?: (status: number) => void;
   /** Upper bound of one backoff delay. */
   backoffLimitMs?: number;
 }
@@ -175,6 +177,7 @@ async function callPaced(
     const outcome = await exchange(api, request, context, options);
     if (outcome.kind === "answered") {
       options.pacer.observe(key, outcome.status, outcome.rate, sentAt);
+      options.onAnswer?.(outcome.status);
     }
     const transient =
       outcome.kind === "failed"

@@ -34,6 +34,7 @@ import type { QueueMessage } from "./queue-message.ts";
 
 /** The parts of a structured logger the worker uses; Powertools' Logger fits. */
 export interface WorkerLog {
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
@@ -355,7 +356,7 @@ async function settleDuplicate(
   // The first copy is parked or stays on the queue: this one is removed at once, so that no
   // later delivery makes a second dead letter or deferral of the same job.
   await removeAtOnce(deps, message, job, answerBy);
-  deps.log.info("duplicate copy removed", logContext(message, job), {
+  deps.log.debug("duplicate copy removed", logContext(message, job), {
     firstCopy: first.messageId,
     firstOutcome: first.outcome,
   });
@@ -384,7 +385,8 @@ async function settle(
   const context = logContext(message, job);
   switch (disposition.action) {
     case "remove":
-      deps.log.info(`job ${disposition.outcome}`, context, { calls });
+      // The batch's INFO line counts these; one line per job only at DEBUG (logs cost per line).
+      deps.log.debug(`job ${disposition.outcome}`, context, { calls });
       return result(deps, { ...base, outcome: disposition.outcome });
     case "redeliver":
       deps.log.warn("job failed transiently; SQS will deliver it again", context, {
@@ -410,10 +412,13 @@ async function settle(
   }
   await removeAtOnce(deps, message, job, answerBy);
   if (disposition.action === "defer") {
-    deps.log.info("job deferred: rate budget exhausted", context, {
-      delaySeconds: disposition.delaySeconds,
-      deferrals: disposition.deferrals,
-    });
+    deps.log.warn(
+      verdict.kind === "throttled" && verdict.tokenExpired
+        ? "job deferred: waiting for the token refresher"
+        : "job deferred: rate budget exhausted",
+      context,
+      { delaySeconds: disposition.delaySeconds, deferrals: disposition.deferrals },
+    );
     return result(deps, { ...base, outcome: "deferred" });
   }
   deps.log.warn("job dead-lettered", context, {

@@ -25,6 +25,7 @@ export interface RuntimeOverrides {
   pacer?: Pacer;
   log: WorkerLog;
   onRetry?: () => void;
+  onAnswer?: (status: number) => void;
   onSettled?: WorkerDeps["onSettled"];
 }
 
@@ -86,6 +87,7 @@ export function createHighLevelRuntime(
     pacer,
     ...clientOptions,
     ...(overrides.onRetry && { onRetry: overrides.onRetry }),
+    ...(overrides.onAnswer && { onAnswer: overrides.onAnswer }),
   });
   return { sqs, tokens, client, pacer };
 }

@@ -1,0 +1,23 @@
+/**
+ * Every custom metric the functions emit (CloudWatch EMF, namespace `GhlCsvPurge`, dimension
+ * `service` = `ghl-csv-purge`). The stack's dashboard and alarms name metrics only from here.
+ */
+export const METRIC_NAMESPACE = "GhlCsvPurge";
+export const METRIC_SERVICE = "ghl-csv-purge";
+
+export const METRIC = {
+  deleted: "Deleted",
+  alreadyAbsent: "AlreadyAbsent",
+  deadLettered: "DeadLettered",
+  deferred: "Deferred",
+  redelivered: "Redelivered",
+  duplicateRemoved: "DuplicateRemoved",
+  handedBack: "HandedBack",
+  duplicateInBatch: "DuplicateInBatch",
+  tokenExpired: "TokenExpired",
+  highLevelCalls: "HighLevelCalls",
+  highLevelThrottled: "HighLevelThrottled",
+  highLevelRetries: "HighLevelRetries",
+  tokensRefreshed: "TokensRefreshed",
+  tokenRefreshFailed: "TokenRefreshFailed",
+} as const;
