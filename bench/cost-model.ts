@@ -14,8 +14,13 @@ const PRICE = {
 const DELETIONS = 1_000_000;
 const BATCH = 10;
 const MEMORY_GB = 0.25;
-/** About two JSON log lines of ~450 bytes per job at INFO ("job deleted" and EMF). */
-const LOG_BYTES_PER_JOB = 900;
+/**
+ * Log bytes per job at INFO, measured by test/functions/log-volume.test.ts: one line per batch
+ * (~380 B), one EMF line per batch (~260 B), one WARN line per failing job; 77 B per deletion
+ * with 2% failing. (Before issue #15: a line per job and per metric value, ~510 B measured at
+ * DEBUG, which logs as INFO did then.)
+ */
+const LOG_BYTES_PER_JOB = 77;
 
 export function estimateCost(measured: {
   msPerBatchAtLimit: number;
@@ -45,7 +50,7 @@ export function estimateCost(measured: {
       "",
       "At the rate limit a batch waits for HighLevel's budget, and Lambda bills the wait: lowering",
       "`maxConcurrency` to what the budget allows keeps that waiting short. Setting",
-      "`POWERTOOLS_LOG_LEVEL=WARN` removes most of the log cost. Prices: us-east-1 list prices",
+      "`logLevel: "WARN"` removes most of what is left of the log cost. Prices: us-east-1 list prices",
       "(Lambda arm64 $0.0000133334/GB-s and $0.20/M requests, SQS $0.40/M requests, Logs $0.50/GB",
       "ingested); free tiers and idle long-polling by the event source are left out.",
     ].join("\n"),

@@ -26,29 +26,48 @@ const OUTCOME_METRICS = {
   "handed-back": METRIC.handedBack,
 } as const;
 
-/** Counts a settled job: one metric per outcome, and dead letters again by reason. */
-export function recordJobMetrics(result: JobResult): void {
-  metrics.addMetric(OUTCOME_METRICS[result.outcome], MetricUnit.Count, 1);
-  if (result.duplicate) {
-    metrics.addMetric(METRIC.duplicateInBatch, MetricUnit.Count, 1);
-  }
-  if (result.tokenExpired) {
-    metrics.addMetric(METRIC.tokenExpired, MetricUnit.Count, 1);
-  }
-  if (result.outcome === "dead-lettered" && result.reason) {
-    const byReason = metrics.singleMetric();
-    byReason.addDimension("FailureReason", result.reason);
-    byReason.addMetric(METRIC.deadLettered, MetricUnit.Count, 1);
-  }
-}
+/**
+ * A batch's counts, added to the metrics once per invocation: EMF then carries one value per
+ * metric per batch instead of one per job or call, which keeps the metric lines (billed as
+ * logs) small.
+ */
+export class BatchMetrics {
+  readonly #counts = new Map<string, number>();
+  readonly #deadByReason = new Map<string, number>();
 
-/** Counts an answer from HighLevel, and 429s apart (the stack alarms on their share). */
-export function recordAnswer(status: number): void {
-  metrics.addMetric(METRIC.highLevelCalls, MetricUnit.Count, 1);
-  if (status === 429) metrics.addMetric(METRIC.highLevelThrottled, MetricUnit.Count, 1);
-}
+  /** Counts a settled job: one metric per outcome, and dead letters again by reason. */
+  recordJob(result: JobResult): void {
+    this.#add(OUTCOME_METRICS[result.outcome]);
+    if (result.duplicate) this.#add(METRIC.duplicateInBatch);
+    if (result.tokenExpired) this.#add(METRIC.tokenExpired);
+    if (result.outcome === "dead-lettered" && result.reason) {
+      this.#deadByReason.set(result.reason, (this.#deadByReason.get(result.reason) ?? 0) + 1);
+    }
+  }
 
-/** Counts a retry of a transient HighLevel failure. */
-export function recordRetry(): void {
-  metrics.addMetric(METRIC.highLevelRetries, MetricUnit.Count, 1);
+  /** Counts an answer from HighLevel, and 429s apart (the stack alarms on their share). */
+  recordAnswer(status: number): void {
+    this.#add(METRIC.highLevelCalls);
+    if (status === 429) this.#add(METRIC.highLevelThrottled);
+  }
+
+  recordRetry(): void {
+    this.#add(METRIC.highLevelRetries);
+  }
+
+  /** Adds what was counted since the last flush to the metrics the invocation publishes. */
+  flush(): void {
+    for (const [name, count] of this.#counts) metrics.addMetric(name, MetricUnit.Count, count);
+    for (const [reason, count] of this.#deadByReason) {
+      const byReason = metrics.singleMetric();
+      byReason.addDimension("FailureReason", reason);
+      byReason.addMetric(METRIC.deadLettered, MetricUnit.Count, count);
+    }
+    this.#counts.clear();
+    this.#deadByReason.clear();
+  }
+
+  #add(name: string): void {
+    this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
+  }
 }

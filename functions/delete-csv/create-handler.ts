@@ -4,13 +4,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadWorkerConfig } from "../core/config.ts";
-import {
-  logger,
-  metrics,
-  recordAnswer,
-  recordJobMetrics,
-  recordRetry,
-} from "../core/observability.ts";
+import { BatchMetrics, logger, metrics } from "../core/observability.ts";
 import { createBatchSettler } from "../core/worker/deletion-worker.ts";
 import { createWorkerDeps, type RuntimeOverrides } from "../core/worker/worker-runtime.ts";
 import { toQueueMessage } from "./sqs-record.ts";
@@ -27,12 +21,17 @@ export function createDeleteCsvHandler(
   env: Record<string, string | undefined>,
   overrides: Partial<RuntimeOverrides> = {},
 ) {
+  // One per container: Lambda runs one invocation at a time in it, and each flushes its counts.
+  const counts = new BatchMetrics();
   const deps = createWorkerDeps(loadWorkerConfig(env), {
     log: logger,
-    onRetry: recordRetry,
-    onAnswer: recordAnswer,
-    onSettled: recordJobMetrics,
+    onRetry: () => counts.recordRetry(),
+    onAnswer: (status) => counts.recordAnswer(status),
     ...overrides,
+    onSettled: (result) => {
+      counts.recordJob(result);
+      overrides.onSettled?.(result);
+    },
   });
   const processBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
@@ -55,6 +54,7 @@ export function createDeleteCsvHandler(
       processInParallel: true,
       throwOnFullBatchFailure: false,
     });
+    counts.flush();
     // One line per batch: what happened to its jobs. Failing jobs have their own WARN lines.
     logger.info("batch settled", {
       jobs: event.Records.length,
