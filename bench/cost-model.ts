@@ -50,7 +50,7 @@ export function estimateCost(measured: {
       "",
       "At the rate limit a batch waits for HighLevel's budget, and Lambda bills the wait: lowering",
       "`maxConcurrency` to what the budget allows keeps that waiting short. Setting",
-      "`logLevel: "WARN"` removes most of what is left of the log cost. Prices: us-east-1 list prices",
+      '`logLevel: "WARN"` removes most of what is left of the log cost. Prices: us-east-1 list prices',
       "(Lambda arm64 $0.0000133334/GB-s and $0.20/M requests, SQS $0.40/M requests, Logs $0.50/GB",
       "ingested); free tiers and idle long-polling by the event source are left out.",
     ].join("\n"),
