@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadPlannerConfig } from "../../functions/core/config.ts";
 import { type PurgePlan, planPurge } from "../../functions/core/producers/purge-planner.ts";
-import { parsePurgePolicy } from "../../functions/core/producers/purge-policy.ts";
+import { CSV_STATUSES, parsePurgePolicy } from "../../functions/core/producers/purge-policy.ts";
 import { createHighLevelRuntime } from "../../functions/core/worker/worker-runtime.ts";
 import {
   type EmbeddedSqs,
@@ -21,15 +21,7 @@ import {
  */
 const TOKEN = "purge-safety-token-7c1d";
 const DAY = 24 * 3600 * 1000;
-const STATUSES: CsvStatus[] = [
-  "pending",
-  "in_progress",
-  "completed",
-  "failed",
-  "in_review",
-  "importing",
-  "deleted",
-];
+const STATUSES: readonly CsvStatus[] = CSV_STATUSES;
 const LOCATIONS = ["safeLocA", "safeLocB", "safeLocC"];
 
 let sandbox: SandboxHighLevelApi;
