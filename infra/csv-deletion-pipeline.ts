@@ -27,7 +27,7 @@ import {
 import { CoordinationTable } from "./coordination-table.ts";
 import { packageFunction } from "./lambda-functions.ts";
 import { PipelineDashboard } from "./pipeline-dashboard.ts";
-import { pipelineMetric } from "./pipeline-metrics.ts";
+import { alarmOnAny, pipelineMetric } from "./pipeline-metrics.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 import { TokenRefresher } from "./token-refresher.ts";
 
@@ -369,16 +369,12 @@ export class CsvDeletionPipeline extends Construct {
 
   #createAlarms(settings: ResolvedSettings, topic: ITopic | undefined): Alarm[] {
     const alarms = [
-      new Alarm(this, "DeadLettersAlarm", {
-        alarmDescription: "ghl-csv-purge: jobs are waiting on the dead-letter queue",
+      alarmOnAny(this, "DeadLettersAlarm", {
+        description: "ghl-csv-purge: jobs are waiting on the dead-letter queue",
         metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: "Maximum",
         }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       new Alarm(this, "OldestJobAlarm", {
         alarmDescription: "ghl-csv-purge: the oldest job on the queue has waited too long",
@@ -408,38 +404,26 @@ export class CsvDeletionPipeline extends Construct {
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      new Alarm(this, "DeferralsGrowingAlarm", {
-        alarmDescription:
+      alarmOnAny(this, "DeferralsGrowingAlarm", {
+        description:
           "ghl-csv-purge: jobs have been deferred in every quarter hour for an hour (a location stuck on its daily budget, or a token): `ghl-csv-purge status`, then `dlq inspect`",
         metric: pipelineMetric(METRIC.deferred, Duration.minutes(15)),
-        threshold: 1,
-        evaluationPeriods: 4,
-        datapointsToAlarm: 4,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
+        periods: 4,
       }),
-      new Alarm(this, "WorkerThrottlesAlarm", {
-        alarmDescription:
+      alarmOnAny(this, "WorkerThrottlesAlarm", {
+        description:
           "ghl-csv-purge: Lambda throttled the worker (account concurrency): raise the account's limit or lower maxConcurrency",
         metric: (this.worker as IFunction).metricThrottles({
           period: Duration.minutes(5),
           statistic: "Sum",
         }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      new Alarm(this, "WorkerErrorsAlarm", {
-        alarmDescription: "ghl-csv-purge: the worker failed invocations (crashes, timeouts)",
+      alarmOnAny(this, "WorkerErrorsAlarm", {
+        description: "ghl-csv-purge: the worker failed invocations (crashes, timeouts)",
         metric: (this.worker as IFunction).metricErrors({
           period: Duration.minutes(5),
           statistic: "Sum",
         }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
     alarms.push(...(this.tokenRefresher?.alarms ?? []));

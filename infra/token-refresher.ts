@@ -1,5 +1,5 @@
 import { Duration, Stack, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import type { Alarm } from "aws-cdk-lib/aws-cloudwatch";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type {
   CfnFunction,
@@ -13,7 +13,7 @@ import { Construct } from "constructs";
 import { METRIC } from "../functions/core/metric-names.ts";
 import type { CoordinationTable } from "./coordination-table.ts";
 import { packageFunction } from "./lambda-functions.ts";
-import { pipelineMetric } from "./pipeline-metrics.ts";
+import { alarmOnAny, pipelineMetric } from "./pipeline-metrics.ts";
 
 export interface TokenRefresherProps {
   secret: ISecret;
@@ -63,23 +63,15 @@ export class TokenRefresher extends Construct {
 
     const metric = (metricName: string, period: Duration) => pipelineMetric(metricName, period);
     this.alarms = [
-      new Alarm(this, "RefreshFailedAlarm", {
-        alarmDescription:
+      alarmOnAny(this, "RefreshFailedAlarm", {
+        description:
           "ghl-csv-purge: a HighLevel OAuth token could not be refreshed (revoked, app uninstalled, client secret changed): run `ghl-csv-purge auth status`, then `auth connect` with a new code",
         metric: metric(METRIC.tokenRefreshFailed, Duration.hours(1)),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      new Alarm(this, "TokenExpiredAlarm", {
-        alarmDescription:
+      alarmOnAny(this, "TokenExpiredAlarm", {
+        description:
           "ghl-csv-purge: jobs are deferred because the OAuth access token expired or is refused: check the refresher's last run (`ghl-csv-purge auth status`)",
         metric: metric(METRIC.tokenExpired, Duration.minutes(15)),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
   }
