@@ -14,7 +14,7 @@ import {
   type JobFileFormat,
   validJobsFrom,
 } from "../functions/core/producers/job-file.ts";
-import { Watermark } from "../local/run-state.ts";
+import { Watermark } from "../functions/core/producers/watermark.ts";
 import {
   AWS_FLAG_HELP,
   checkQueue,
@@ -25,6 +25,7 @@ import {
 } from "./aws-clients.ts";
 import { InterruptedError, OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
+import { interruptOnSigint } from "./interrupt.ts";
 import { emit, progressView } from "./output.ts";
 
 interface EnqueueFlags {
@@ -141,7 +142,7 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
         const client = sqsClientFor(flags, queueUrl);
         await checkQueue(client, queueUrl, flags, "the jobs queue");
         const view = progressView("enqueueing", { json, quiet: Boolean(flags.quiet) });
-        const interrupt = stopOnSigint();
+        const interrupt = interruptOnSigint("finishing the batches in flight");
         // Every job below the watermark's index was sent: the resume point after a stop. Lines
         // are remembered only for jobs at or above it, so memory stays flat.
         let watermark: Watermark | undefined;
@@ -264,20 +265,6 @@ function parseDelimiter(raw: string | undefined): string | undefined {
     throw new UsageError(`--delimiter must be one character (or "\\t"), got "${raw}"`);
   }
   return value;
-}
-
-/** Ctrl-C stops reading the file; what is in flight is finished and reported. Twice quits. */
-function stopOnSigint() {
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(
-      "\nstopping: finishing the batches in flight (Ctrl-C again to quit now)\n",
-    );
-    controller.abort();
-  };
-  process.on("SIGINT", onSigint);
-  return { signal: controller.signal, dispose: () => process.off("SIGINT", onSigint) };
 }
 
 function parseFormat(format: string | undefined): JobFileFormat | undefined {

@@ -5,6 +5,7 @@ import { checkJobFile } from "../functions/core/producers/job-file.ts";
 import type { RunReport } from "../local/run-report.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
+import { interruptOnSigint } from "./interrupt.ts";
 import { emit, progressView, table } from "./output.ts";
 
 interface LocalFlags {
@@ -68,7 +69,7 @@ Ctrl-C stops taking new batches, lets in-flight ones finish, and prints how to r
     )
     .action(async (flags: LocalFlags) => {
       const json = Boolean(flags.json);
-      const interrupt = interruptOnSigint();
+      const interrupt = interruptOnSigint("no new batches; waiting for those in flight");
       try {
         if (flags.live) {
           await live(flags, json, interrupt.signal);
@@ -245,20 +246,6 @@ function summaryText(report: RunReport): string {
     `time:             ${(report.durationMs / 1000).toFixed(1)} s, ${report.deletionsPerSecond.toFixed(1)} deletions/s`,
     `reconciled:       ${report.reconciled ? "yes — every job is deleted, already absent, or a dead letter" : "NO"}`,
   ].join("\n");
-}
-
-/** First Ctrl-C: finish what is in flight and stop. Second: exit at once. */
-function interruptOnSigint() {
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(
-      "\nstopping: no new batches; waiting for those in flight (Ctrl-C again to quit now)\n",
-    );
-    controller.abort();
-  };
-  process.on("SIGINT", onSigint);
-  return { signal: controller.signal, dispose: () => process.off("SIGINT", onSigint) };
 }
 
 /**

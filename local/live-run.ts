@@ -1,10 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
 import { checkJobFile, validJobsFrom } from "../functions/core/producers/job-file.ts";
+import { Watermark } from "../functions/core/producers/watermark.ts";
 import { LOCAL_LIVE_FUNCTION_TIMEOUT_SECONDS } from "../infra/settings.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { buildRunReport, type RunReport } from "./run-report.ts";
-import { loadRunState, type RunState, saveRunState, Watermark } from "./run-state.ts";
+import { loadRunState, type RunState, saveRunState } from "./run-state.ts";
 
 export interface LiveRunOptions {
   file: string;

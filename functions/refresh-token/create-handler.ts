@@ -8,10 +8,10 @@ import { createOAuthClient } from "../core/auth/oauth-client.ts";
 import { dynamoRefreshLease } from "../core/auth/refresh-lease.ts";
 import { secretsManagerStore } from "../core/auth/secret-stores.ts";
 import { type RefreshReport, refreshTokens } from "../core/auth/token-refresher.ts";
+import { AWS_REQUEST_TIMEOUTS } from "../core/aws-timeouts.ts";
 import { loadRefresherConfig } from "../core/config.ts";
 import { METRIC } from "../core/metric-names.ts";
 import { logger, metrics } from "../core/observability.ts";
-import { AWS_REQUEST_TIMEOUTS } from "../core/worker/worker-runtime.ts";
 
 export interface RefresherOverrides {
   secretsManager?: SecretsManagerClient;

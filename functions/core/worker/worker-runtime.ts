@@ -1,6 +1,7 @@
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { AWS_REQUEST_TIMEOUTS } from "../aws-timeouts.ts";
 import type { PlannerConfig, WorkerConfig } from "../config.ts";
 import { FleetBudget } from "../highlevel/fleet-budget.ts";
 import { createHighLevelClient } from "../highlevel/highlevel-client.ts";
@@ -11,12 +12,6 @@ import {
   type TokenSource,
 } from "../highlevel/token-source.ts";
 import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
-
-/**
- * An AWS endpoint that accepts connections and never answers must not hold an invocation: each
- * try gives up after these, and every call is also aborted at the invocation's deadline.
- */
-export const AWS_REQUEST_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 3_000 } as const;
 
 export interface RuntimeOverrides {
   sqs?: SQSClient;

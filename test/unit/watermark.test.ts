@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Watermark } from "../../local/run-state.ts";
+import { Watermark } from "../../functions/core/producers/watermark.ts";
 
 describe("Watermark", () => {
   it("advances only over a contiguous run of finished jobs, whatever order they finish in", () => {
