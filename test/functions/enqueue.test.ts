@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type {
   SendMessageBatchCommandInput,
   SendMessageBatchCommandOutput,
 } from "@aws-sdk/client-sqs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { enqueueDeletions } from "../../functions/core/producers/enqueue.ts";
+import { enqueueDeletions, sendDeletionJobs } from "../../functions/core/producers/enqueue.ts";
+import { validJobsFrom } from "../../functions/core/producers/job-file.ts";
 import { type EmbeddedSqs, startEmbeddedSqs } from "../../local/embedded-sqs.ts";
 
 let sqs: EmbeddedSqs;
@@ -172,5 +176,26 @@ describe("enqueueDeletions", () => {
     expect(failed.length).toBe(20);
     expect(failed[0]).toMatchObject({ status: "failed", error: "InternalError: no message" });
     expect(queuedBodies()).toHaveLength(sent);
+  });
+
+  it("reports a job from a file that could not be sent by its line, not its position", async () => {
+    injectBatchFailures(2, 1_000);
+    const dir = mkdtempSync(join(tmpdir(), "enqueue-lines-"));
+    try {
+      const file = join(dir, "jobs.csv");
+      // A blank line and an invalid one: line numbers and valid-job positions differ.
+      writeFileSync(file, "locationId,csvId\nl1,c1\n\nl1,bad/id\nl2,c2\nl3,c3\nl4,c4\n");
+      const report = await sendDeletionJobs(validJobsFrom(file, 0), {
+        queueUrl,
+        client: sqs.client,
+        maxRetries: 0,
+        interleave: false,
+      });
+      const failed = report.results.filter((r) => r.status === "failed");
+      expect(failed.map((r) => r.index)).toEqual([1, 3]);
+      expect(failed.map((r) => r.line)).toEqual([5, 7]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
