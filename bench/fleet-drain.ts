@@ -70,6 +70,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
   }
   const seconds = (performance.now() - started) / 1000;
   const reports = await Promise.all(workers.map((worker) => worker.stop()));
+  if (process.env.FLEET_TRACE) await servers.trace();
   await servers.stop();
   const sum = (pick: (report: FleetWorkerReport) => number) =>
     reports.reduce((total, report) => total + pick(report), 0);

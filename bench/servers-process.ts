@@ -99,6 +99,18 @@ for await (const line of createInterface({ input: process.stdin })) {
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);
   }
+  if (line === "trace") {
+    const first = sandbox.calls[0]?.at ?? 0;
+    const rows: Record<string, Record<string, number>> = {};
+    for (const call of sandbox.calls) {
+      const second = String(Math.floor((call.at - first) / 1000));
+      rows[second] ??= {};
+      const key = `${call.locationId}:${call.status}`;
+      rows[second][key] = (rows[second][key] ?? 0) + 1;
+    }
+    process.stderr.write(`${JSON.stringify(rows)}\n`);
+    process.stdout.write("{}\n");
+  }
   if (line === "exit") break;
 }
 await sandbox.stop();

@@ -11,6 +11,10 @@ export async function startServers(config: ServersConfig) {
       servers.send("stats");
       return JSON.parse(await servers.nextLine()) as ServersStats;
     },
+    trace: async () => {
+      servers.send("trace");
+      await servers.nextLine();
+    },
     stop: async () => {
       servers.send("exit");
       await servers.exited;

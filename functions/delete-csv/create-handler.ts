@@ -34,7 +34,11 @@ export function createDeleteCsvHandler(
     },
   });
   const processBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
+    const settle = createBatchSettler(
+      deps,
+      () => context.getRemainingTimeInMillis(),
+      event.Records,
+    );
     // One processor per invocation: it holds the batch's state, and the local poller runs
     // several invocations of this handler at once in one process.
     const processor = new BatchProcessor(EventType.SQS);

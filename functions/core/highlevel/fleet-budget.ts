@@ -38,6 +38,10 @@ const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
 const MAX_TABLE_TRIES = 4;
 /** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
 const BOOKED_MEMORY_MS = 2_000;
+/** The most slots one write books, for calls this container expects (`expect`). */
+const MAX_SLOTS_PER_TAKE = 10;
+/** How long an expectation holds: a batch's calls are asked for well within it. */
+const EXPECTATION_MS = 30_000;
 
 export interface FleetBudgetOptions {
   /** The DynamoDB client, created on first use. */
@@ -61,10 +65,19 @@ interface KnownBudget {
   /** When the table last showed slots booked ahead of now: other containers are likely busy. */
   sawBookedAt: number;
   dailyBlockedUntil: number;
+  /** Slots booked in one write with the first, for this container's next calls (ascending). */
+  banked: number[];
+  /** The write booking slots for this key, while one is under way: other lanes wait for it. */
+  taking: Promise<unknown> | undefined;
+  /**
+   * While neither HighLevel's headers nor the table have told this budget's spacing: the first
+   * call's answer, which the container's other calls for the key wait for ("arrived" once one came).
+   */
+  firstAnswer: { arrived: Promise<void>; arrive: () => void } | undefined | "arrived";
 }
 
 type Take =
-  | { kind: "slot"; at: number }
+  | { kind: "slot"; slots: number[] }
   | { kind: "busy"; until: number }
   | { kind: "daily"; until: number }
   | { kind: "idle" };
@@ -78,7 +91,9 @@ type Take =
  * any window of HighLevel's interval, wherever HighLevel anchors it, the fleet schedules at most
  * `max − reserve` calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
  * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
- * correct under any number of writers; a permit usually costs one write.
+ * correct under any number of writers; a permit usually costs one write. When the container
+ * expects several calls for a location (`expect`: a batch's jobs), one write books up to ten
+ * consecutive slots and the container's lanes use them in turn.
  *
  * If the table cannot be reached, this container paces alone (`fallback`) for a minute and
  * says so once; no job fails because the table is down.
@@ -91,6 +106,8 @@ export class FleetBudget implements Pacer {
   readonly #options: FleetBudgetOptions;
   readonly #known = new Map<string, KnownBudget>();
   readonly #pendingWrites = new Set<Promise<unknown>>();
+  /** Calls expected per location and not yet booked (see `expect`). */
+  readonly #expected = new Map<string, { calls: number; until: number }>();
   #fallbackUntil = 0;
   #fallbackAnnounced = false;
   readonly waits = { count: 0, totalMs: 0 };
@@ -115,53 +132,128 @@ export class FleetBudget implements Pacer {
     const started = Date.now();
     const latest = Math.min(deadline, started + maxWaitMs);
     const known = this.#knownFor(key);
-    if (known.nextSlot !== undefined && known.nextSlot > latest) {
-      // Known to be booked past our horizon: no need to ask the table.
-      return { granted: false, reason: "burst", retryAfterMs: known.nextSlot - started };
-    }
+    const refuse = (reason: "burst" | "daily", until: number): Permit => {
+      // This call will not be made: one fewer to book for the location.
+      this.#booked(key, 1);
+      return { granted: false, reason, retryAfterMs: until - Date.now() };
+    };
     for (;;) {
-      let take: Take;
-      try {
-        take = await this.#take(key, known, latest, deadline);
-      } catch (error) {
-        this.#fallBack(error);
-        return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+      if (known.tableSpacingMs === undefined && typeof known.firstAnswer === "object") {
+        // The documented limit may be far above the real one: one call goes first, the others
+        // wait for what its answer says (never past this caller's horizon).
+        const wait = latest - Date.now();
+        if (wait > 0) await raceTimeout(known.firstAnswer.arrived, wait);
+        if (stillBlind(known)) {
+          // No answer in time (the first call failed, or is slow): the next caller goes first.
+          known.firstAnswer = undefined;
+          return refuse("burst", Date.now() + known.spacingMs);
+        }
+      }
+      if (known.dailyBlockedUntil > Date.now()) {
+        known.banked = [];
+        return refuse("daily", known.dailyBlockedUntil);
+      }
+      let slot = this.#firstBankedSlot(known);
+      if (slot !== undefined) {
+        // A slot beyond this caller's horizon stays banked for a caller that can wait for it.
+        if (slot > latest) return refuse("burst", slot);
+        known.banked.shift();
+      } else {
+        if (known.nextSlot !== undefined && known.nextSlot > latest) {
+          // Known to be booked past our horizon: no need to ask the table.
+          return refuse("burst", known.nextSlot);
+        }
+        if (known.taking) {
+          // Another lane is booking this key; it may book for this call too.
+          await known.taking;
+          continue;
+        }
+        let take: Take;
+        try {
+          const taking = this.#take(key, known, latest, deadline, this.#slotsWanted(key));
+          known.taking = taking.catch(() => undefined);
+          take = await taking;
+        } catch (error) {
+          this.#fallBack(error);
+          return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+        } finally {
+          known.taking = undefined;
+        }
+        if (take.kind === "daily") return refuse("daily", take.until);
+        if (take.kind === "busy") return refuse("burst", take.until);
+        if (take.kind === "idle") return refuse("burst", Date.now() + known.spacingMs);
+        this.#booked(key, take.slots.length);
+        const [first, ...rest] = take.slots as [number, ...number[]];
+        slot = first;
+        known.banked.push(...rest);
       }
       const now = Date.now();
-      switch (take.kind) {
-        case "daily":
-          return { granted: false, reason: "daily", retryAfterMs: take.until - now };
-        case "busy":
-        case "idle":
-          return {
-            granted: false,
-            reason: "burst",
-            retryAfterMs: take.kind === "busy" ? take.until - now : known.spacingMs,
-          };
-        case "slot":
-          if (take.at > now) {
-            await new Promise((resolve) => setTimeout(resolve, take.at - now));
-          }
-          // A call a little late adds no more calls to any window than the reserve covers; a
-          // container woken later than that would crowd the slots that follow, so it lets its
-          // slot go and takes a fresh one.
-          if (Date.now() - take.at > known.slackMs) {
-            this.requests.staleSlots += 1;
-            continue;
-          }
-          if (take.at > started) {
-            this.waits.count += 1;
-            this.waits.totalMs += Date.now() - started;
-          }
-          return { granted: true, waitedMs: Date.now() - started, slotAt: take.at };
+      if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+      // A call a little late adds no more calls to any window than the reserve covers; a
+      // container woken later than that would crowd the slots that follow, so it lets its
+      // slot go and takes a fresh one.
+      if (Date.now() - slot > known.slackMs) {
+        this.requests.staleSlots += 1;
+        continue;
       }
+      if (slot > started) {
+        this.waits.count += 1;
+        this.waits.totalMs += Date.now() - started;
+      }
+      if (known.tableSpacingMs === undefined && known.firstAnswer === undefined) {
+        let arrive = () => {};
+        const arrived = new Promise<void>((resolve) => {
+          arrive = resolve;
+        });
+        known.firstAnswer = { arrived, arrive };
+      }
+      return { granted: true, waitedMs: Date.now() - started, slotAt: slot };
     }
+  }
+
+  /**
+   * `calls` permits for `locationId` will be asked for soon (a batch's jobs): the next write for
+   * it books that many slots at once (up to ten), so that a batch costs a write per location
+   * rather than per job. Slots nobody uses are simply lost; the table stays correct.
+   */
+  expect(locationId: string, calls: number): void {
+    const now = Date.now();
+    const current = this.#expected.get(locationId);
+    const open = current && current.until > now ? current.calls : 0;
+    this.#expected.set(locationId, { calls: open + calls, until: now + EXPECTATION_MS });
+  }
+
+  /** The earliest banked slot still usable (late ones are dropped), or none. */
+  #firstBankedSlot(known: KnownBudget): number | undefined {
+    const now = Date.now();
+    while (known.banked.length > 0 && now - (known.banked[0] as number) > known.slackMs) {
+      known.banked.shift();
+      this.requests.staleSlots += 1;
+    }
+    return known.banked[0];
+  }
+
+  #slotsWanted(key: string): number {
+    const expected = this.#expected.get(locationOf(key));
+    if (!expected || expected.until <= Date.now()) return 1;
+    return Math.max(1, Math.min(MAX_SLOTS_PER_TAKE, expected.calls));
+  }
+
+  /** `slots` of the location's expected calls are booked (or will not be made). */
+  #booked(key: string, slots: number): void {
+    const location = locationOf(key);
+    const expected = this.#expected.get(location);
+    if (!expected) return;
+    expected.calls -= slots;
+    if (expected.calls <= 0) this.#expected.delete(location);
   }
 
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
     this.#options.fallback.observe(key, status, headers, sentAt);
     if (this.fallingBack) return;
     const known = this.#knownFor(key);
+    if (typeof known.firstAnswer === "object") known.firstAnswer.arrive();
+    known.firstAnswer = "arrived";
     const now = Date.now();
     if (headers.max !== undefined && headers.max > 0 && headers.intervalMs !== undefined) {
       const { spacingMs, slackMs } = budgetSchedule(headers.max, headers.intervalMs);
@@ -182,6 +274,8 @@ export class FleetBudget implements Pacer {
       const holdUntil =
         now + Math.max(MIN_THROTTLE_HOLD_MS, headers.intervalMs ?? DOCUMENTED_BURST.intervalMs);
       known.nextSlot = Math.max(known.nextSlot ?? 0, holdUntil);
+      // Slots booked before the 429 lie within the hold: they are not used.
+      known.banked = [];
       this.#write(
         key,
         "SET tat = :until, #ttl = :ttl",
@@ -192,6 +286,7 @@ export class FleetBudget implements Pacer {
     if (headers.dailyRemaining === 0 && known.dailyBlockedUntil <= now) {
       const until = now + DAILY_PAUSE_MS;
       known.dailyBlockedUntil = until;
+      known.banked = [];
       // Recorded once for the fleet: later writers find it set and leave it.
       this.#write(
         key,
@@ -207,7 +302,14 @@ export class FleetBudget implements Pacer {
     await Promise.allSettled([...this.#pendingWrites]);
   }
 
-  async #take(key: string, known: KnownBudget, latest: number, deadline: number): Promise<Take> {
+  async #take(
+    key: string,
+    known: KnownBudget,
+    latest: number,
+    deadline: number,
+    wanted: number,
+  ): Promise<Take> {
+    let slots = wanted;
     for (let tries = 0; tries < MAX_TABLE_TRIES; tries++) {
       const now = Date.now();
       // A slot at most half a spacing old may still be used; an older one means the budget idled.
@@ -216,36 +318,61 @@ export class FleetBudget implements Pacer {
         // Our patience ran out while retrying (stale slots, conflicts): come back later.
         return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
       }
+      // Every slot booked must fall within this caller's horizon; and until HighLevel's headers
+      // have told the budget's real spacing, slots are booked one by one.
+      slots =
+        known.tableSpacingMs === undefined
+          ? 1
+          : Math.max(1, Math.min(slots, Math.floor((latest - now) / known.spacingMs) + 1));
       // Guessing wrong costs a failed write and a read. A stale view of a budget that was booked
       // ahead lately most likely means other containers kept booking it: guess busy then.
       const recentlyBooked = now - known.sawBookedAt < BOOKED_MEMORY_MS;
       const idle = known.nextSlot === undefined || (known.nextSlot < floor && !recentlyBooked);
+      const spacing = known.spacingMs;
+      const span = slots * spacing;
       // DynamoDB refuses values an expression does not use: each path names only its own.
-      const values: Record<string, AttributeValue> = { ":now": num(now), ":floor": num(floor) };
+      const values: Record<string, AttributeValue> = {
+        ":now": num(now),
+        ":floor": num(floor),
+        ":spacing": num(spacing),
+      };
       const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
+      // Several slots are booked at this container's spacing: only if the table's is no wider.
+      const spacingHolds = slots > 1 ? " AND spacing <= :spacing" : "";
       const taken = idle
-        ? // Nobody has called lately: the slot is now, the next one a spacing later.
+        ? // Nobody has called lately: the first slot is now, the next ones a spacing apart.
           await this.#update(
             key,
-            "SET tat = if_not_exists(spacing, :spacing) + :now, #ttl = :ttl",
-            { ...values, ":spacing": num(known.spacingMs) },
-            `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}`,
+            slots > 1
+              ? "SET tat = :now + :span, #ttl = :ttl"
+              : "SET tat = if_not_exists(spacing, :spacing) + :now, #ttl = :ttl",
+            slots > 1 ? { ...values, ":span": num(span) } : values,
+            `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}${spacingHolds}`,
             deadline,
           )
         : await this.#update(
             key,
-            // The table's spacing wins over what this container knows: others may have learnt it.
-            "SET tat = tat + if_not_exists(spacing, :spacing), #ttl = :ttl",
-            { ...values, ":spacing": num(known.spacingMs), ":latest": num(latest) },
-            `tat BETWEEN :floor AND :latest AND ${notDaily}`,
+            // One slot: the table's spacing wins over what this container knows (others may have
+            // learnt it). Several: this container's, which the condition checks is no narrower.
+            slots > 1
+              ? "SET tat = tat + :span, #ttl = :ttl"
+              : "SET tat = tat + if_not_exists(spacing, :spacing), #ttl = :ttl",
+            {
+              ...values,
+              ...(slots > 1 && { ":span": num(span) }),
+              ":lastStart": num(latest - (slots - 1) * spacing),
+            },
+            `tat BETWEEN :floor AND :lastStart AND ${notDaily}${spacingHolds}`,
             deadline,
           );
       if (taken.ok) {
-        const nextSlot = readNumber(taken.item.tat) ?? now + known.spacingMs;
+        const nextSlot = readNumber(taken.item.tat) ?? now + span;
         this.#learn(known, taken.item);
         known.nextSlot = nextSlot;
         if (nextSlot > now + known.spacingMs) known.sawBookedAt = now;
-        return { kind: "slot", at: idle ? now : nextSlot - known.spacingMs };
+        if (slots === 1) return { kind: "slot", slots: [idle ? now : nextSlot - known.spacingMs] };
+        const first = idle ? now : nextSlot - span;
+        return { kind: "slot", slots: Array.from({ length: slots }, (_, n) => first + n * spacing) };
       }
       // The condition failed: learn what the table holds (DynamoDB returns it with the failure;
       // an embedded table may not) and decide again.
@@ -257,6 +384,11 @@ export class FleetBudget implements Pacer {
       if (known.dailyBlockedUntil > now) return { kind: "daily", until: known.dailyBlockedUntil };
       if (known.nextSlot !== undefined && known.nextSlot > latest) {
         return { kind: "busy", until: known.nextSlot };
+      }
+      if (known.nextSlot !== undefined) {
+        // Book only the slots that still fit before `latest` from where the table stands.
+        const from = Math.max(known.nextSlot, now);
+        slots = Math.max(1, Math.min(slots, Math.floor((latest - from) / known.spacingMs) + 1));
       }
     }
     return { kind: "idle" };
@@ -362,11 +494,37 @@ export class FleetBudget implements Pacer {
         nextSlot: undefined,
         sawBookedAt: 0,
         dailyBlockedUntil: 0,
+        banked: [],
+        taking: undefined,
+        firstAnswer: undefined,
       };
       this.#known.set(key, known);
     }
     return known;
   }
+}
+
+/** True while the first call's answer has not come and nothing has told the budget's spacing. */
+function stillBlind(known: KnownBudget): boolean {
+  return known.firstAnswer !== "arrived" && known.tableSpacingMs === undefined;
+}
+
+/** Settles when `promise` does or after `ms`, whichever is first; leaves no timer behind. */
+async function raceTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** The location a budget key (`<locationId>:<fingerprint>`) belongs to. */
+function locationOf(key: string): string {
+  const colon = key.lastIndexOf(":");
+  return colon === -1 ? key : key.slice(0, colon);
 }
 
 /** The coordination table's key for a budget key (`<locationId>:<fingerprint>`). */

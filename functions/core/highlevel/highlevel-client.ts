@@ -111,6 +111,8 @@ export function createHighLevelClient(options: HighLevelClientOptions) {
   ) => callPaced(api, options, { method, path, maxBodyBytes }, locationId, context);
 
   return {
+    /** Tells the rate budget that about `calls` calls for `locationId` are coming (a batch). */
+    expectCalls: (locationId: string, calls: number) => options.pacer.expect?.(locationId, calls),
     deleteCsv: (locationId: string, csvId: string, context: CallContext) =>
       call("delete", csvPath(locationId, csvId), locationId, context),
     /** One upload and a page of its posts (HighLevel pages them with `skip` and `limit`). */

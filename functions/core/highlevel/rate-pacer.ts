@@ -80,6 +80,11 @@ export interface Pacer {
    */
   acquire(key: string, deadline: number, maxWaitMs?: number): Promise<Permit>;
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void;
+  /**
+   * A hint that this container is about to ask for `calls` permits for `locationId` (a batch's
+   * jobs): a budget kept elsewhere may then book them in one request. Optional, and only a hint.
+   */
+  expect?(locationId: string, calls: number): void;
   /** Calls that had to wait for the budget, and how long they waited in all. */
   readonly waits: { count: number; totalMs: number };
 }

@@ -92,13 +92,19 @@ export const MAX_THROTTLED_ANSWERS = 5;
  * worked once however many messages carry it (the other copies share its fate), and no job
  * started when too little time is left (those are redelivered by SQS, or sent back to the
  * queue when this was their last receive). Every await ends before the invocation's deadline,
- * so Lambda always gets an answer.
+ * so Lambda always gets an answer. Given the batch, it first tells the rate budget how many
+ * calls each location will need, so that a shared budget books them in one write each.
  *
  * @example
- * const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis());
+ * const settle = createBatchSettler(deps, () => context.getRemainingTimeInMillis(), messages);
  * const results = await Promise.all(messages.map(settle));
  */
-export function createBatchSettler(deps: WorkerDeps, remainingTimeMs: () => number) {
+export function createBatchSettler(
+  deps: WorkerDeps,
+  remainingTimeMs: () => number,
+  batch: readonly Pick<QueueMessage, "body">[] = [],
+) {
+  announceCalls(deps.client, batch);
   const remaining = remainingTimeMs();
   const invocationEnd = Date.now() + remaining;
   // HighLevel work stops here; parking (dead letters, deferrals) may go on until `answerBy`.
@@ -128,6 +134,18 @@ export function createBatchSettler(deps: WorkerDeps, remainingTimeMs: () => numb
     return own;
   };
   return (message: QueueMessage): Promise<JobResult> => limit(() => settleJob(message));
+}
+
+/** One call per distinct job, per location: what the batch will ask of each location's budget. */
+function announceCalls(client: HighLevelClient, batch: readonly Pick<QueueMessage, "body">[]) {
+  const jobs = new Map<string, string>();
+  for (const message of batch) {
+    const parsed = parseDeletionJob(message.body);
+    if (parsed.ok) jobs.set(jobKey(parsed.job), parsed.job.locationId);
+  }
+  const calls = new Map<string, number>();
+  for (const locationId of jobs.values()) calls.set(locationId, (calls.get(locationId) ?? 0) + 1);
+  for (const [locationId, count] of calls) client.expectCalls(locationId, count);
 }
 
 /** Talks to HighLevel until the job's verdict is known, following DESIGN.md's table. */
