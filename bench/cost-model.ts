@@ -1,3 +1,5 @@
+import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
+
 /**
  * Prices (USD, us-east-1 public list prices as published by AWS; check the current pages
  * before relying on them): Lambda on arm64 $0.0000133334 per GB-second and $0.20 per million
@@ -12,7 +14,10 @@ const PRICE = {
 };
 
 const DELETIONS = 1_000_000;
-const BATCH = 10;
+/** Jobs per invocation: the stack's batch size. */
+const BATCH = PIPELINE_DEFAULTS.batchSize;
+/** SQS sends, receives and deletes at most 10 messages per request. */
+const SQS_BATCH = 10;
 const MEMORY_GB = 0.25;
 /**
  * Log bytes per job at INFO, measured by test/functions/log-volume.test.ts: one line per batch
@@ -28,7 +33,7 @@ export function estimateCost(measured: {
 }) {
   const invocations = DELETIONS / BATCH;
   // Per job: 1/10 SendMessageBatch to enqueue, 1/10 ReceiveMessage and 1/10 DeleteMessageBatch by the event source.
-  const sqsRequests = (DELETIONS / BATCH) * 3;
+  const sqsRequests = (DELETIONS / SQS_BATCH) * 3;
   const lambdaAt = (ms: number) => invocations * (ms / 1000) * MEMORY_GB * PRICE.lambdaGbSecond;
   const requests = invocations * PRICE.lambdaRequest;
   const sqs = sqsRequests * PRICE.sqsRequest;
@@ -39,12 +44,12 @@ export function estimateCost(measured: {
   return {
     summary: `${money(unthrottled)} unthrottled, ${money(atLimit)} at the rate limit (+ ${money(logs)} logs at INFO)`,
     details: [
-      "Per million deletions, with 256 MB arm64 workers and batches of 10 (100,000 invocations):",
+      `Per million deletions, with 256 MB arm64 workers and batches of ${BATCH} (${invocations.toLocaleString("en")} invocations):`,
       "",
       "| item | unthrottled | at the rate limit |",
       "|---|---|---|",
       `| Lambda duration (${measured.msPerBatchUnthrottled.toFixed(0)} / ${measured.msPerBatchAtLimit.toFixed(0)} ms per batch, measured) | ${money(lambdaAt(measured.msPerBatchUnthrottled))} | ${money(lambdaAt(measured.msPerBatchAtLimit))} |`,
-      `| Lambda requests (100,000) | ${money(requests)} | ${money(requests)} |`,
+      `| Lambda requests (${invocations.toLocaleString("en")}) | ${money(requests)} | ${money(requests)} |`,
       `| SQS requests (${sqsRequests.toLocaleString("en")}: enqueue, receive, delete) | ${money(sqs)} | ${money(sqs)} |`,
       `| CloudWatch Logs at INFO (~${LOG_BYTES_PER_JOB} B per job) | ${money(logs)} | ${money(logs)} |`,
       "",

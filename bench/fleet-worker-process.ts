@@ -37,7 +37,8 @@ const pipeline = await startLocalPipeline({
   highLevelBaseUrl: config.baseUrl,
   token: config.token,
   functionTimeoutSeconds: config.functionTimeoutSeconds,
-  batchingWindowSeconds: 0,
+  // The stack's batch size and window (to try another: FLEET_BATCH_SIZE=10 npm run bench:fleet).
+  ...(process.env.FLEET_BATCH_SIZE && { batchSize: Number(process.env.FLEET_BATCH_SIZE) }),
   maxConcurrency: 1,
   workerEnv: {
     WORKER_CONCURRENCY: String(config.workerConcurrency),

@@ -6,10 +6,16 @@
 import "../cli/quiet-worker.ts";
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { drainWithFleet, type FleetCase, type FleetResult } from "./fleet-drain.ts";
 
 const BURST = { max: 50, intervalMs: 2_000 };
-const base = { burst: BURST, latencyMs: 20, workerConcurrency: 5 } as const;
+// The stack's lanes per invocation (to try others: FLEET_LANES=10 npm run bench:fleet).
+const base = {
+  burst: BURST,
+  latencyMs: 20,
+  workerConcurrency: Number(process.env.FLEET_LANES ?? PIPELINE_DEFAULTS.workerConcurrency),
+} as const;
 const cases: FleetCase[] = [
   ...[1, 2, 4, 8].map((containers) => ({
     ...base,

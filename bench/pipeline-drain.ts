@@ -51,7 +51,7 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     highLevelBaseUrl: servers.baseUrl,
     token: BENCH_TOKEN,
     functionTimeoutSeconds: options.functionTimeoutSeconds,
-    batchingWindowSeconds: 0,
+    // The stack's batch size and batching window: under a backlog a batch fills at once.
     maxConcurrency: options.maxConcurrency,
     external: {
       endpoint: servers.sqsEndpoint,

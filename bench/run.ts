@@ -93,7 +93,7 @@ const rows: string[][] = [
   ],
   [
     "overhead (no limit, 0 ms latency)",
-    `${fixed(overhead.deletionsPerSecond)} deletions/s; worker CPU ${fixed(overhead.workerCpuMsPerDeletion, 3)} ms per deletion; ${fixed(overhead.msPerBatch)} ms per batch of 10`,
+    `${fixed(overhead.deletionsPerSecond)} deletions/s; worker CPU ${fixed(overhead.workerCpuMsPerDeletion, 3)} ms per deletion; ${fixed(overhead.msPerBatch)} ms per batch of ${PIPELINE_DEFAULTS.batchSize}`,
     "—",
   ],
   [

@@ -42,7 +42,7 @@ export interface CsvDeletionPipelineProps {
   functionTimeout?: Duration;
   /** Worker memory. Default 256 MiB. */
   functionMemoryMiB?: number;
-  /** Messages per invocation. Default 10. */
+  /** Messages per invocation. Default 20 (10 when `maxBatchingWindow` is 0). */
   batchSize?: number;
   /** How long the event source gathers a batch. Default 1 s. */
   maxBatchingWindow?: Duration;
@@ -469,7 +469,8 @@ export function resolveSettings(props: CsvDeletionPipelineProps): ResolvedSettin
     maxReceiveCount: props.maxReceiveCount ?? d.maxReceiveCount,
     functionTimeout,
     functionMemoryMiB: props.functionMemoryMiB ?? d.functionMemoryMiB,
-    batchSize: props.batchSize ?? d.batchSize,
+    // Without a batching window SQS allows 10 per batch: the default steps down to it.
+    batchSize: props.batchSize ?? (maxBatchingWindow.toSeconds() === 0 ? 10 : d.batchSize),
     maxBatchingWindow,
     maxConcurrency: props.maxConcurrency ?? d.maxConcurrency,
     workerConcurrency: props.workerConcurrency ?? d.workerConcurrency,

@@ -32,7 +32,13 @@ function budgetOn(db: EmbeddedDynamoDb, onFallback?: (error: unknown) => void) {
   });
 }
 
-function runContainer(db: EmbeddedDynamoDb, key: string, permits: number, startAt: number) {
+function runContainer(
+  db: EmbeddedDynamoDb,
+  key: string,
+  permits: number,
+  startAt: number,
+  batch = 1,
+) {
   const child = spawn(
     process.execPath,
     [
@@ -44,6 +50,7 @@ function runContainer(db: EmbeddedDynamoDb, key: string, permits: number, startA
       key,
       String(permits),
       String(startAt),
+      String(batch),
     ],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
   );
@@ -96,33 +103,39 @@ describe("budgetSchedule", () => {
 });
 
 describe("FleetBudget: one budget for the fleet, in the coordination table", () => {
-  it("never grants more than max − reserve per window to four containers in separate processes", async () => {
-    table = await startEmbeddedDynamoDb();
-    const key = "locA:fingerprint1";
-    // What HighLevel's first answer taught: 10 calls per 1 s window.
-    const teacher = budgetOn(table);
-    teacher.observe(key, 200, { max: 10, remaining: 9, intervalMs: 1_000 }, Date.now());
-    await teacher.flush();
+  it.each([
+    ["one call at a time", 1],
+    ["batches of 3 booked at once", 3],
+  ])(
+    "never grants more than max − reserve per window to four containers in separate processes (%s)",
+    async (_, batch) => {
+      table = await startEmbeddedDynamoDb();
+      const key = "locA:fingerprint1";
+      // What HighLevel's first answer taught: 10 calls per 1 s window.
+      const teacher = budgetOn(table);
+      teacher.observe(key, 200, { max: 10, remaining: 9, intervalMs: 1_000 }, Date.now());
+      await teacher.flush();
 
-    const startAt = Date.now() + 4_000;
-    const containers = await Promise.all(
-      [1, 2, 3, 4].map(() => runContainer(table as EmbeddedDynamoDb, key, 9, startAt)),
-    );
-    const grants = containers.flatMap((c) => c.grants);
-    const slots = containers.flatMap((c) => c.slots);
+      const startAt = Date.now() + 4_000;
+      const containers = await Promise.all(
+        [1, 2, 3, 4].map(() => runContainer(table as EmbeddedDynamoDb, key, 9, startAt, batch)),
+      );
+      const grants = containers.flatMap((c) => c.grants);
+      const slots = containers.flatMap((c) => c.slots);
 
-    expect(grants).toHaveLength(36);
-    // The budget hands out 9 slots (10 less the one in reserve) in any window …
-    expect(busiestWindow(slots, 1_000)).toBeLessThanOrEqual(9);
-    // … and however late a busy machine wakes a container for its slot, never more than the max.
-    expect(busiestWindow(grants, 1_000)).toBeLessThanOrEqual(10);
-    // Slots are evenly spaced, a ninth of the window apart.
-    const span = Math.max(...slots) - Math.min(...slots);
-    expect(span).toBeGreaterThanOrEqual(35 * (1_000 / 9) - 5);
-    // About one write per permit: no container fought the others for long.
-    const writes = containers.reduce((sum, c) => sum + c.requests.writes, 0);
-    expect(writes / grants.length).toBeLessThan(1.5);
-  });
+      expect(grants).toHaveLength(36);
+      // The budget hands out 9 slots (10 less the one in reserve) in any window …
+      expect(busiestWindow(slots, 1_000)).toBeLessThanOrEqual(9);
+      // … and however late a busy machine wakes a container for its slot, never more than the max.
+      expect(busiestWindow(grants, 1_000)).toBeLessThanOrEqual(10);
+      // Slots are evenly spaced, a ninth of the window apart.
+      const span = Math.max(...slots) - Math.min(...slots);
+      expect(span).toBeGreaterThanOrEqual(35 * (1_000 / 9) - 5);
+      // About one write per permit: no container fought the others for long.
+      const writes = containers.reduce((sum, c) => sum + c.requests.writes, 0);
+      expect(writes / grants.length).toBeLessThan(1.5);
+    },
+  );
 
   it("grants a large budget's permits at once, one write each, however tiny its spacing", async () => {
     table = await startEmbeddedDynamoDb();
@@ -171,6 +184,59 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     // At most one wrong guess (a failed write and a read), then the slot.
     expect(budget.requests.writes - before.writes).toBeLessThanOrEqual(2);
     expect(budget.requests.reads - before.reads).toBeLessThanOrEqual(1);
+  });
+
+  it("books a batch's slots for a location in one write, evenly spaced", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    budget.observe(key, 200, { max: 50, remaining: 49, intervalMs: 2_000 }, Date.now());
+    await budget.flush();
+    const writesBefore = budget.requests.writes;
+
+    budget.expect("locA", 8);
+    // Five lanes ask at once, then three more: the batch's eight jobs.
+    const first = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => budget.acquire(key, Date.now() + 5_000, 1_000)),
+    );
+    const rest = await Promise.all(
+      [1, 2, 3].map(() => budget.acquire(key, Date.now() + 5_000, 1_000)),
+    );
+    const slots = [...first, ...rest].map((p) => (p.granted ? p.slotAt : Number.NaN));
+
+    expect(slots.every(Number.isFinite)).toBe(true);
+    expect(budget.requests.writes - writesBefore).toBe(1);
+    const { spacingMs } = budgetSchedule(50, 2_000);
+    const sorted = [...slots].sort((a, b) => (a as number) - (b as number)) as number[];
+    for (let n = 1; n < sorted.length; n++) {
+      expect((sorted[n] as number) - (sorted[n - 1] as number)).toBeCloseTo(spacingMs, 0);
+    }
+    // With nothing more expected, the next call books one slot again.
+    await budget.acquire(key, Date.now() + 5_000, 1_000);
+    expect(budget.requests.writes - writesBefore).toBe(2);
+  });
+
+  it("lets a container's first call for a budget go alone until its answer tells the real limit", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    const first = budget.acquire(key, Date.now() + 5_000, 2_000);
+    const others = [1, 2].map(() =>
+      budget.acquire(key, Date.now() + 5_000, 2_000).then((permit) => ({ permit, at: Date.now() })),
+    );
+    expect((await first).granted).toBe(true);
+    // HighLevel answers the first call 150 ms later: 5 calls a second, far below the documented limit.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const firstAnsweredAt = Date.now();
+    budget.observe(key, 200, { max: 5, remaining: 4, intervalMs: 1_000 }, firstAnsweredAt - 150);
+
+    const granted = await Promise.all(others);
+    expect(granted.every(({ permit }) => permit.granted)).toBe(true);
+    // Nothing else went before the answer came.
+    expect(granted.every(({ at }) => at >= firstAnsweredAt)).toBe(true);
+    const slots = granted.map(({ permit }) => (permit.granted ? permit.slotAt : Number.NaN));
+    // Booked at the spacing the answer told (4 calls a second), not the documented 100 / 10 s.
+    expect(Math.abs((slots[1] as number) - (slots[0] as number))).toBeGreaterThan(240);
   });
 
   it("holds every container back after a 429 that one of them saw", async () => {

@@ -7,7 +7,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { METRIC } from "../../functions/core/metric-names.ts";
-import { CsvDeletionPipeline } from "../../infra/csv-deletion-pipeline.ts";
+import { CsvDeletionPipeline, resolveSettings } from "../../infra/csv-deletion-pipeline.ts";
 import { PIPELINE_DEFAULTS } from "../../infra/settings.ts";
 import { synthApp, TEST_CDK_OUT } from "../helpers/synth.ts";
 
@@ -410,6 +410,11 @@ describe("CDK context and props", () => {
   ])("refuses an impossible combination %#", (props, message) => {
     const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
     expect(() => new CsvDeletionPipeline(stack, "P", props)).toThrow(message);
+  });
+
+  it("batches 20 jobs by default, and 10 (SQS's most without a window) when the window is 0", () => {
+    expect(resolveSettings({}).batchSize).toBe(20);
+    expect(resolveSettings({ maxBatchingWindow: Duration.seconds(0) }).batchSize).toBe(10);
   });
 
   it("fails synth on bad context with the key's name", () => {

@@ -372,7 +372,10 @@ export class FleetBudget implements Pacer {
         if (nextSlot > now + known.spacingMs) known.sawBookedAt = now;
         if (slots === 1) return { kind: "slot", slots: [idle ? now : nextSlot - known.spacingMs] };
         const first = idle ? now : nextSlot - span;
-        return { kind: "slot", slots: Array.from({ length: slots }, (_, n) => first + n * spacing) };
+        return {
+          kind: "slot",
+          slots: Array.from({ length: slots }, (_, n) => first + n * spacing),
+        };
       }
       // The condition failed: learn what the table holds (DynamoDB returns it with the failure;
       // an embedded table may not) and decide again.
