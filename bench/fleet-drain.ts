@@ -1,3 +1,4 @@
+import { cpus } from "node:os";
 import { startChild } from "./child-process.ts";
 import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
 import { BENCH_TOKEN } from "./pipeline-drain.ts";
@@ -30,6 +31,8 @@ export interface FleetResult {
   handedBack: number;
   tableWritesPerDeletion: number;
   tableReadsPerDeletion: number;
+  /** CPU time of every process (workers and servers) over the drain, as a share of all cores. */
+  cpuBusyShare: number;
 }
 
 /**
@@ -87,6 +90,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     handedBack: sum((r) => r.handedBack),
     tableWritesPerDeletion: sum((r) => r.table.writes) / Math.max(1, deleted),
     tableReadsPerDeletion: sum((r) => r.table.reads) / Math.max(1, deleted),
+    cpuBusyShare: (sum((r) => r.cpuMs) + stats.cpuMs) / (seconds * 1000 * cpus().length),
   };
 }
 

@@ -28,11 +28,14 @@ export interface FleetWorkerReport {
   deferred: number;
   redelivered: number;
   batches: number;
+  /** CPU time this process used (user + system), ms. */
+  cpuMs: number;
   table: { writes: number; reads: number; conflicts: number; staleSlots: number };
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as FleetWorkerConfig;
 let batches = 0;
+let cpuAtStart = process.cpuUsage();
 const pipeline = await startLocalPipeline({
   highLevelBaseUrl: config.baseUrl,
   token: config.token,
@@ -64,7 +67,10 @@ const pipeline = await startLocalPipeline({
 });
 process.stdout.write("ready\n");
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line === "start") pipeline.poller.start();
+  if (line === "start") {
+    cpuAtStart = process.cpuUsage();
+    pipeline.poller.start();
+  }
   if (line === "stop") break;
 }
 await pipeline.stop();
@@ -77,6 +83,7 @@ const report: FleetWorkerReport = {
   deferred: tally.deferred,
   redelivered: tally.redelivered,
   batches,
+  cpuMs: (process.cpuUsage(cpuAtStart).user + process.cpuUsage(cpuAtStart).system) / 1000,
   table:
     pacer instanceof FleetBudget
       ? pacer.requests

@@ -102,6 +102,7 @@ const rows = [
     "table writes / reads per deletion",
     "hand-backs per deletion",
     "table + hand-back $ per 1M deletions",
+    "CPU busy (all cores)",
   ],
   ...results.map((r) => [
     r.case.name,
@@ -113,6 +114,7 @@ const rows = [
     `${r.tableWritesPerDeletion.toFixed(2)} / ${r.tableReadsPerDeletion.toFixed(2)}`,
     (r.handedBack / Math.max(1, r.deleted)).toFixed(2),
     `$${extraCost(r).toFixed(2)}`,
+    `${Math.round(100 * r.cpuBusyShare)}%`,
   ]),
 ];
 const table = [
