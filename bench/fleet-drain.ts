@@ -22,6 +22,8 @@ export interface FleetResult {
   case: FleetCase;
   seconds: number;
   deletionsPerSecond: number;
+  /** Deletions per second over the middle 80% of the drain (start-up and tail left out). */
+  middleRate: number;
   /** HighLevel's ceiling for these locations: max calls per interval, each. */
   ceilingPerSecond: number;
   calls: number;
@@ -82,6 +84,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     case: fleet,
     seconds,
     deletionsPerSecond: deleted / seconds,
+    middleRate: stats.middleRate,
     ceilingPerSecond: (fleet.locations * fleet.burst.max) / (fleet.burst.intervalMs / 1000),
     calls: stats.calls,
     throttled: stats.throttled,

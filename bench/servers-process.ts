@@ -45,6 +45,8 @@ export interface ServersStats {
   ok: number;
   throttled: number;
   deleted: number;
+  /** Deletions per second over the middle 80% of them (from the 10th to the 90th percentile). */
+  middleRate: number;
   cpuMs: number;
 }
 
@@ -86,6 +88,18 @@ const info: ServersInfo = {
 };
 process.stdout.write(`${JSON.stringify(info)}\n`);
 
+/** The pace of a drain once under way: the first and last tenth (start-up, tail) left out. */
+function middleRate(): number {
+  const times = sandbox.calls
+    .filter((call) => call.method === "DELETE" && call.status === 200)
+    .map((call) => call.at)
+    .sort((a, b) => a - b);
+  const from = times[Math.floor(times.length * 0.1)];
+  const to = times[Math.floor(times.length * 0.9)];
+  if (from === undefined || to === undefined || to <= from) return 0;
+  return (Math.floor(times.length * 0.9) - Math.floor(times.length * 0.1)) / ((to - from) / 1000);
+}
+
 const started = process.cpuUsage();
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "stats") {
@@ -95,6 +109,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       ok: sandbox.count(200),
       throttled: sandbox.count(429),
       deleted: sandbox.uploads().filter((u) => u.status === "deleted").length,
+      middleRate: middleRate(),
       cpuMs: (cpu.user + cpu.system) / 1000,
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);
@@ -103,7 +118,9 @@ for await (const line of createInterface({ input: process.stdin })) {
     const first = sandbox.calls[0]?.at ?? 0;
     const rows: Record<string, Record<string, number>> = {};
     for (const call of sandbox.calls) {
-      const second = String(Math.floor((call.at - first) / 1000));
+      const second = String(
+        Math.floor((call.at - first) / Number(process.env.FLEET_TRACE_MS ?? 1000)),
+      );
       rows[second] ??= {};
       const key = `${call.locationId}:${call.status}`;
       rows[second][key] = (rows[second][key] ?? 0) + 1;

@@ -36,6 +36,8 @@ const FALLBACK_MS = 60_000;
 /** Budget items outlive any window by far; TTL removes those of locations no longer worked. */
 const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
 const MAX_TABLE_TRIES = 4;
+/** How long a container's calls for a budget wait for its first call's answer before going on. */
+const FIRST_ANSWER_WAIT_MS = 250;
 /** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
 const BOOKED_MEMORY_MS = 2_000;
 /** The most slots one write books, for calls this container expects (`expect`). */
@@ -137,17 +139,19 @@ export class FleetBudget implements Pacer {
       this.#booked(key, 1);
       return { granted: false, reason, retryAfterMs: until - Date.now() };
     };
+    let waitedForFirstAnswer = false;
     for (;;) {
-      if (known.tableSpacingMs === undefined && typeof known.firstAnswer === "object") {
+      if (
+        !waitedForFirstAnswer &&
+        known.tableSpacingMs === undefined &&
+        typeof known.firstAnswer === "object"
+      ) {
         // The documented limit may be far above the real one: one call goes first, the others
-        // wait for what its answer says (never past this caller's horizon).
-        const wait = latest - Date.now();
+        // wait a little for what its answer says. Without an answer by then (its slot is far
+        // ahead, it is slow, or it failed) they go on at the documented spacing.
+        waitedForFirstAnswer = true;
+        const wait = Math.min(latest - Date.now(), FIRST_ANSWER_WAIT_MS);
         if (wait > 0) await raceTimeout(known.firstAnswer.arrived, wait);
-        if (stillBlind(known)) {
-          // No answer in time (the first call failed, or is slow): the next caller goes first.
-          known.firstAnswer = undefined;
-          return refuse("burst", Date.now() + known.spacingMs);
-        }
       }
       if (known.dailyBlockedUntil > Date.now()) {
         known.banked = [];
@@ -505,11 +509,6 @@ export class FleetBudget implements Pacer {
     }
     return known;
   }
-}
-
-/** True while the first call's answer has not come and nothing has told the budget's spacing. */
-function stillBlind(known: KnownBudget): boolean {
-  return known.firstAnswer !== "arrived" && known.tableSpacingMs === undefined;
 }
 
 /** Settles when `promise` does or after `ms`, whichever is first; leaves no timer behind. */
