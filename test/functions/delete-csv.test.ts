@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
+import { startEmbeddedDynamoDb } from "../../local/embedded-dynamodb.ts";
 import { toSqsEvent } from "../../local/sqs-event.ts";
 import { startFakeSecretsManager } from "../helpers/fake-secrets-manager.ts";
 import { INVALID_BODIES } from "../helpers/invalid-bodies.ts";
@@ -11,9 +12,11 @@ async function start(options?: Parameters<typeof startWorkerHarness>[0]) {
   harness = await startWorkerHarness(options);
   return harness;
 }
+const onStop: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   await harness?.stop();
   harness = undefined;
+  for (const stop of onStop.splice(0)) await stop();
 });
 
 describe("delete-csv handler: DESIGN.md's outcome table", () => {
@@ -237,6 +240,48 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     expect(retried?.status).toBe(200);
     expect((retried?.at ?? 0) - (throttled?.at ?? 0)).toBeGreaterThanOrEqual(995);
     expect(h.results.map((r) => r.outcome)).toEqual(["deleted"]);
+  });
+
+  it("hands back the jobs whose location is booked past the lane's wait, and deletes them later", async () => {
+    // 3 calls a second: 2 a window after the reserve; a lane waits at most 100 ms for one.
+    // The fleet's budget, as deployed: the coordination table.
+    const table = await startEmbeddedDynamoDb();
+    onStop.push(() => table.stop());
+    const h = await start({
+      env: {
+        BUDGET_WAIT_MS: "100",
+        COORDINATION_TABLE: table.tableName,
+        AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+      },
+      sandbox: { burst: { max: 3, intervalMs: 1_000 } },
+    });
+    const uploads = [1, 2, 3, 4].map(() => h.sandbox.addUpload("locA")._id);
+    for (const id of uploads) await h.send(h.job("locA", id));
+
+    const { response } = await h.deliver();
+
+    const handedBack = h.results.filter((r) => r.outcome === "handed-back");
+    expect(handedBack.length).toBeGreaterThan(0);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      handedBack.map((r) => r.messageId).sort(),
+    );
+    // Back on the queue, invisible until the budget may have room (at least 1 s), not parked.
+    const inFlight = h.sqs.server.inspectQueue(h.queues.queueUrl.split("/").pop() as string)
+      ?.messages.inflight;
+    expect(inFlight).toHaveLength(handedBack.length);
+    for (const entry of inFlight ?? []) {
+      expect(entry.visibilityDeadline - Date.now()).toBeGreaterThan(500);
+    }
+    expect(h.sandbox.count(429)).toBe(0);
+
+    const giveUpAt = Date.now() + 15_000;
+    while (h.pending().length > 0 && Date.now() < giveUpAt) {
+      const { messages } = await h.deliver();
+      if (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(h.sandbox.uploads().filter((u) => u.status === "deleted")).toHaveLength(4);
+    expect(h.deadLetters()).toHaveLength(0);
+    expect(h.sandbox.count(429)).toBe(0);
   });
 
   it("defers a job throttled throughout instead of dead-lettering it", async () => {

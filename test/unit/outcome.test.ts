@@ -68,6 +68,30 @@ describe("decideDisposition", () => {
     });
   });
 
+  it("hands back a job waiting for its location's budget, later on each receive, and defers it on its last", () => {
+    const waiting: Verdict = {
+      kind: "throttled",
+      budgetWait: true,
+      retryAfterMs: 1_200,
+      detail: "budget booked",
+      attempts: 0,
+    };
+    expect(decideDisposition(waiting, firstDelivery)).toEqual({
+      action: "hand-back",
+      visibilitySeconds: 2,
+    });
+    expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 3 })).toEqual({
+      action: "hand-back",
+      visibilitySeconds: 8,
+    });
+    // Never "exhausted": on its last receive it goes back to the queue as a deferral.
+    expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 5 })).toEqual({
+      action: "defer",
+      delaySeconds: 2,
+      deferrals: 1,
+    });
+  });
+
   it("defers throttled jobs with a delay capped at 900 s, counting deferrals", () => {
     const verdict: Verdict = {
       kind: "throttled",
