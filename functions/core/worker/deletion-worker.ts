@@ -13,6 +13,7 @@ import {
 } from "../highlevel/token-source.ts";
 import {
   type DeletionJob,
+  type JobParseResult,
   jobKey,
   messageGroupOf,
   parseDeletionJob,
@@ -104,7 +105,9 @@ export function createBatchSettler(
   remainingTimeMs: () => number,
   batch: readonly Pick<QueueMessage, "body">[] = [],
 ) {
-  announceCalls(deps.client, batch);
+  // Each body is parsed once: to tell the budget what the batch holds, then to settle it.
+  const parsedBodies = new Map(batch.map(({ body }) => [body, parseDeletionJob(body)]));
+  announceCalls(deps.client, parsedBodies.values());
   const remaining = remainingTimeMs();
   const invocationEnd = Date.now() + remaining;
   // HighLevel work stops here; parking (dead letters, deferrals) may go on until `answerBy`.
@@ -115,7 +118,7 @@ export function createBatchSettler(
   const firstCopies = new Map<string, Promise<JobResult>>();
 
   const settleJob = async (message: QueueMessage): Promise<JobResult> => {
-    const parsed = parseDeletionJob(message.body);
+    const parsed = parsedBodies.get(message.body) ?? parseDeletionJob(message.body);
     if (!parsed.ok) {
       return settle(deps, message, { kind: "invalid-job", detail: parsed.error }, answerBy);
     }
@@ -137,10 +140,9 @@ export function createBatchSettler(
 }
 
 /** One call per distinct job, per location: what the batch will ask of each location's budget. */
-function announceCalls(client: HighLevelClient, batch: readonly Pick<QueueMessage, "body">[]) {
+function announceCalls(client: HighLevelClient, parsedBodies: Iterable<JobParseResult>) {
   const jobs = new Map<string, string>();
-  for (const message of batch) {
-    const parsed = parseDeletionJob(message.body);
+  for (const parsed of parsedBodies) {
     if (parsed.ok) jobs.set(jobKey(parsed.job), parsed.job.locationId);
   }
   const calls = new Map<string, number>();
