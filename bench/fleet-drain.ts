@@ -1,8 +1,26 @@
+import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { startChild } from "./child-process.ts";
 import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
 import { BENCH_TOKEN } from "./pipeline-drain.ts";
 import { startServers } from "./servers.ts";
+
+export const RESULTS_FILE = new URL("./RESULTS.md", import.meta.url);
+const FLEET_HEADING = "\n## The fleet";
+
+/** The fleet's section of bench/RESULTS.md as it stands ("" if there is none). */
+export function fleetSectionOf(file: URL): string {
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const at = text.indexOf(FLEET_HEADING);
+  return at === -1 ? "" : text.slice(at);
+}
+
+/** bench/RESULTS.md with its fleet section replaced by `section` (which starts with its heading). */
+export function withFleetSection(file: URL, section: string): string {
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const at = text.indexOf(FLEET_HEADING);
+  return `${at === -1 ? text : text.slice(0, at)}\n${section}`;
+}
 
 export interface FleetCase {
   name: string;

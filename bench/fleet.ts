@@ -7,7 +7,13 @@ import "../cli/quiet-worker.ts";
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
-import { drainWithFleet, type FleetCase, type FleetResult } from "./fleet-drain.ts";
+import {
+  drainWithFleet,
+  type FleetCase,
+  type FleetResult,
+  RESULTS_FILE,
+  withFleetSection,
+} from "./fleet-drain.ts";
 
 const BURST = { max: 50, intervalMs: 2_000 };
 // The stack's lanes per invocation (to try others: FLEET_LANES=10 npm run bench:fleet).
@@ -126,13 +132,9 @@ const table = [
   `|${rows[0]?.map(() => "---").join("|")}|`,
   ...rows.slice(1).map((row) => `| ${row.join(" | ")} |`),
 ].join("\n");
-// A partial run prints its table and leaves the file of the last full run alone.
-if (!only)
-  writeFileSync(
-    new URL("./FLEET-RESULTS.md", import.meta.url),
-    `# Fleet benchmark
-
-Written by \`npm run bench\` on ${new Date().toISOString()}.
+// A partial run prints its table and leaves the files of the last full run alone.
+if (!only) {
+  const about = `Written by \`npm run bench\` on ${new Date().toISOString()}.
 
 - Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}
 - Each container is a separate process running the real handler, one invocation at a time,
@@ -143,6 +145,15 @@ Written by \`npm run bench\` on ${new Date().toISOString()}.
   machine as much as the pipeline.
 
 ${table}
-`,
+`;
+  writeFileSync(new URL("./FLEET-RESULTS.md", import.meta.url), `# Fleet benchmark\n\n${about}`);
+  // The same table in RESULTS.md, beside the single-container figures.
+  writeFileSync(
+    RESULTS_FILE,
+    withFleetSection(
+      RESULTS_FILE,
+      `## The fleet: K containers, each a separate process\n\n${about}`,
+    ),
   );
+}
 process.stdout.write(`${table}\n`);

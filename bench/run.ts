@@ -11,6 +11,7 @@ import { officialSdk, plainKy, runAlternative } from "./alternatives.ts";
 import { measureColdStart } from "./cold-start.ts";
 import { estimateCost } from "./cost-model.ts";
 import { measureEnqueue } from "./enqueue-throughput.ts";
+import { fleetSectionOf, RESULTS_FILE } from "./fleet-drain.ts";
 import { drainThroughPipeline } from "./pipeline-drain.ts";
 
 const JOBS = 3_000;
@@ -72,12 +73,12 @@ const cost = estimateCost({
 const rows: string[][] = [
   ["measure", "result", "target"],
   [
-    "ghl-csv-purge: throughput at the rate limit",
+    "ghl-csv-purge, one container: throughput at the rate limit",
     `${fixed(ours.deletionsPerSecond)} deletions/s = ${fixed(ours.deletionsPerSecond / ceiling, 3)} of the ceiling (${ceiling}/s); drain ${fixed(ours.seconds)} s vs ${fixed(idealSeconds)} s ideal (${fixed(idealSeconds / ours.seconds, 3)})`,
     "≥ 0.9",
   ],
   [
-    "ghl-csv-purge: 429s",
+    "ghl-csv-purge, one container: 429s",
     `${ours.throttled} of ${ours.calls} calls (${fixed((100 * ours.throttled) / ours.calls, 2)}%), ${ours.failed} not deleted`,
     "< 1%",
   ],
@@ -130,7 +131,8 @@ ${markdownTable}
 
 ${cost.details}
 `;
-writeFileSync(new URL("./RESULTS.md", import.meta.url), results);
+// The fleet's section (bench/fleet.ts) stays until the fleet cases run again.
+writeFileSync(RESULTS_FILE, results + fleetSectionOf(RESULTS_FILE));
 process.stdout.write(
   `${markdownTable}\n\n(${fixed((Date.now() - started) / 1000)} s; written to bench/RESULTS.md)\n`,
 );
