@@ -41,3 +41,15 @@ export function sleepUntilAtMost(ms: number, deadline: number): Promise<void> {
   const wait = Math.max(0, Math.min(ms, deadline - Date.now()));
   return new Promise((resolve) => setTimeout(resolve, wait));
 }
+
+/** Settles when `promise` does or after `ms`, whichever is first; leaves no timer behind. */
+export async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,7 +1,8 @@
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { beforeDeadline } from "../deadline.ts";
+import { beforeDeadline, raceTimeout } from "../deadline.ts";
 import {
   DOCUMENTED_BURST,
+  FIRST_ANSWER_WAIT_MS,
   MIN_THROTTLE_HOLD_MS,
   type Pacer,
   type Permit,
@@ -36,8 +37,6 @@ const FALLBACK_MS = 60_000;
 /** Budget items outlive any window by far; TTL removes those of locations no longer worked. */
 const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
 const MAX_TABLE_TRIES = 4;
-/** How long a container's calls for a budget wait for its first call's answer before going on. */
-const FIRST_ANSWER_WAIT_MS = 250;
 /** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
 const BOOKED_MEMORY_MS = 2_000;
 /** The most slots one write books, for calls this container expects (`expect`). */
@@ -225,6 +224,27 @@ export class FleetBudget implements Pacer {
     const current = this.#expected.get(locationId);
     const open = current && current.until > now ? current.calls : 0;
     this.#expected.set(locationId, { calls: open + calls, until: now + EXPECTATION_MS });
+  }
+
+  /**
+   * The slots this container could book for `locationId` before `until`, from where the table
+   * was last seen (other containers book too: it is an upper bound). Unknown until the budget's
+   * spacing has been learnt.
+   */
+  capacity(locationId: string, until: number): number | undefined {
+    if (this.fallingBack) return this.#options.fallback.capacity(locationId, until);
+    const now = Date.now();
+    let total: number | undefined;
+    for (const [key, known] of this.#known) {
+      // A spent daily budget is the acquire's to report (the job is deferred, not handed back).
+      if (locationOf(key) !== locationId || known.tableSpacingMs === undefined) continue;
+      if (known.dailyBlockedUntil > now) return undefined;
+      const banked = known.banked.filter((slot) => slot <= until).length;
+      const from = Math.max(now, known.nextSlot ?? now);
+      const fresh = until < from ? 0 : Math.floor((until - from) / known.spacingMs) + 1;
+      total = Math.min(total ?? banked + fresh, banked + fresh);
+    }
+    return total;
   }
 
   /** The earliest banked slot still usable (late ones are dropped), or none. */
@@ -509,18 +529,6 @@ export class FleetBudget implements Pacer {
     }
     return known;
   }
-}
-
-/** Settles when `promise` does or after `ms`, whichever is first; leaves no timer behind. */
-async function raceTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
 }
 
 /** The location a budget key (`<locationId>:<fingerprint>`) belongs to. */

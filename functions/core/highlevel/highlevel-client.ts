@@ -1,4 +1,5 @@
 import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
+import pLimit, { type LimitFunction } from "p-limit";
 import { sleepUntilAtMost } from "../deadline.ts";
 import { clip, redact } from "../detail.ts";
 import {
@@ -40,6 +41,11 @@ export interface CallContext {
   token: string;
   /** Epoch ms by which the call, retries and body included, must be over. */
   deadline: number;
+  /**
+   * Epoch ms after which no try may start (default: `deadline`): a call started just before the
+   * deadline could not get its answer in time, and HighLevel might act on it unseen.
+   */
+  startBy?: number;
 }
 
 export interface HighLevelClientOptions {
@@ -61,6 +67,11 @@ export interface HighLevelClientOptions {
   onAnswer?: (status: number) => void;
   /** Upper bound of one backoff delay. */
   backoffLimitMs?: number;
+  /**
+   * HTTP exchanges in flight at once (sockets, memory), for every call of this client. Calls
+   * waiting for their location's budget or backing off hold none. Default: unbounded.
+   */
+  maxInFlight?: number;
 }
 
 /** A page of the upload list is larger than one answer about one upload. */
@@ -102,17 +113,25 @@ export function createHighLevelClient(options: HighLevelClientOptions) {
     redirect: "manual",
   });
 
+  const inFlight = pLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY);
   const call = (
     method: "get" | "delete",
     path: string,
     locationId: string,
     context: CallContext,
     maxBodyBytes = MAX_ANSWER_BYTES,
-  ) => callPaced(api, options, { method, path, maxBodyBytes }, locationId, context);
+  ) => callPaced(api, options, inFlight, { method, path, maxBodyBytes }, locationId, context);
 
   return {
     /** Tells the rate budget that about `calls` calls for `locationId` are coming (a batch). */
     expectCalls: (locationId: string, calls: number) => options.pacer.expect?.(locationId, calls),
+    /**
+     * About how many calls for `locationId` its budget lets this container make from now until
+     * `until` (epoch ms); `undefined` when the budget cannot tell (nothing learnt yet).
+     */
+    capacity: (locationId: string, until: number) => options.pacer.capacity?.(locationId, until),
+    /** HTTP exchanges under way now, and waiting for room under `maxInFlight`. */
+    inFlight: () => ({ active: inFlight.activeCount, waiting: inFlight.pendingCount }),
     deleteCsv: (locationId: string, csvId: string, context: CallContext) =>
       call("delete", csvPath(locationId, csvId), locationId, context),
     /** One upload and a page of its posts (HighLevel pages them with `skip` and `limit`). */
@@ -155,6 +174,7 @@ interface Request {
 async function callPaced(
   api: KyInstance,
   options: HighLevelClientOptions,
+  inFlight: LimitFunction,
   request: Request,
   locationId: string,
   context: CallContext,
@@ -162,10 +182,16 @@ async function callPaced(
   const key = budgetKey(locationId, context.token);
   let attempts = 0;
   for (;;) {
-    if (context.deadline - Date.now() <= 0) {
+    const startBy = Math.min(context.deadline, context.startBy ?? context.deadline);
+    if (startBy - Date.now() <= 0) {
       return { kind: "unreachable", detail: "no time left in this invocation", attempts };
     }
-    const permit = await options.pacer.acquire(key, context.deadline, options.maxBudgetWaitMs);
+    // Waiting for a slot is a timer, not a socket: the in-flight bound applies to the exchange.
+    const permit = await options.pacer.acquire(
+      key,
+      context.deadline,
+      Math.min(options.maxBudgetWaitMs ?? Number.POSITIVE_INFINITY, startBy - Date.now()),
+    );
     if (!permit.granted) {
       return {
         kind: "paced-out",
@@ -175,8 +201,14 @@ async function callPaced(
       };
     }
     attempts += 1;
-    const sentAt = Date.now();
-    const outcome = await exchange(api, request, context, options);
+    let sentAt = Date.now();
+    const outcome = await inFlight((): Promise<Exchange> | Exchange => {
+      sentAt = Date.now();
+      if (context.deadline - sentAt <= 0) {
+        return { kind: "failed", detail: "no time left in this invocation" };
+      }
+      return exchange(api, request, context, options);
+    });
     if (outcome.kind === "answered") {
       options.pacer.observe(key, outcome.status, outcome.rate, sentAt);
       options.onAnswer?.(outcome.status);

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { raceTimeout } from "../deadline.ts";
 
 /** HighLevel's rate-limit headers, as numbers; any of them may be missing. */
 export interface RateLimitHeaders {
@@ -30,6 +31,12 @@ export function readRateLimitHeaders(headers: Headers): RateLimitHeaders {
   if (dailyRemaining !== undefined) result.dailyRemaining = dailyRemaining;
   return result;
 }
+
+/**
+ * How long a container's other calls for a budget nobody has answered for yet wait for the first
+ * call's answer (its headers tell the real limit) before going on. Waiting costs a timer only.
+ */
+export const FIRST_ANSWER_WAIT_MS = 2_000;
 
 /** HighLevel's documented burst limit (100 calls / 10 s): used until its headers say otherwise. */
 export const DOCUMENTED_BURST = { max: 100, intervalMs: 10_000 } as const;
@@ -85,6 +92,11 @@ export interface Pacer {
    * jobs): a budget kept elsewhere may then book them in one request. Optional, and only a hint.
    */
   expect?(locationId: string, calls: number): void;
+  /**
+   * About how many calls for `locationId` the budget serves from now until `until` (epoch ms),
+   * as far as this container knows; `undefined` when it knows nothing of the location yet.
+   */
+  capacity?(locationId: string, until: number): number | undefined;
   /** Calls that had to wait for the budget, and how long they waited in all. */
   readonly waits: { count: number; totalMs: number };
 }
@@ -119,6 +131,8 @@ interface RateBudget {
  */
 export class RatePacer implements Pacer {
   readonly #budgets = new Map<string, RateBudget>();
+  /** Keys whose first call is out and unanswered: resolves when its answer is observed. */
+  readonly #firstAnswers = new Map<string, { arrived: Promise<void>; arrive: () => void }>();
   readonly #reserve: number;
   readonly #defaultIntervalMs: number;
   readonly #dailyPauseMs: number;
@@ -142,10 +156,27 @@ export class RatePacer implements Pacer {
   ): Promise<Permit> {
     const started = this.#now();
     const giveUpAfter = Math.min(deadline, started + maxWaitMs);
+    let waitedForFirstAnswer = false;
     for (;;) {
       const now = this.#now();
       const budget = this.#budgets.get(key);
       if (!budget) {
+        const first = this.#firstAnswers.get(key);
+        if (first && !waitedForFirstAnswer) {
+          // A new key (a location, or a refreshed token) gets a fresh budget at HighLevel: one
+          // call goes first and the others wait a little for what its answer says.
+          waitedForFirstAnswer = true;
+          const wait = Math.min(giveUpAfter - now, FIRST_ANSWER_WAIT_MS);
+          if (wait > 0) await raceTimeout(first.arrived, wait);
+          continue;
+        }
+        if (!first) {
+          let arrive = () => {};
+          const arrived = new Promise<void>((resolve) => {
+            arrive = resolve;
+          });
+          this.#firstAnswers.set(key, { arrived, arrive });
+        }
         return { granted: true, waitedMs: now - started };
       }
       if (budget.dailyBlockedUntil > now) {
@@ -180,6 +211,8 @@ export class RatePacer implements Pacer {
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
     const now = this.#now();
     const intervalMs = saneInterval(headers.intervalMs);
+    this.#firstAnswers.get(key)?.arrive();
+    this.#firstAnswers.delete(key);
     let budget = this.#budgets.get(key);
     if (!budget) {
       const windowMs = intervalMs ?? this.#defaultIntervalMs;
@@ -222,6 +255,29 @@ export class RatePacer implements Pacer {
     if (headers.dailyRemaining === 0) {
       budget.dailyBlockedUntil = now + this.#dailyPauseMs;
     }
+  }
+
+  capacity(locationId: string, until: number): number | undefined {
+    const now = this.#now();
+    let total: number | undefined;
+    for (const [key, budget] of this.#budgets) {
+      // A spent daily budget is the acquire's to report (the job is deferred, not handed back).
+      if (!key.startsWith(`${locationId}:`) || budget.max === undefined) continue;
+      if (budget.dailyBlockedUntil > now) return undefined;
+      const perWindow = Math.max(1, budget.max - this.#reserve);
+      const from = Math.max(now, budget.blockedUntil);
+      const inThisWindow =
+        from < budget.windowEndsAt
+          ? Math.max(0, (budget.remaining ?? perWindow) - this.#reserve)
+          : 0;
+      const laterWindows =
+        until > budget.windowEndsAt
+          ? Math.ceil((until - Math.max(from, budget.windowEndsAt)) / budget.intervalMs) * perWindow
+          : 0;
+      const capacity = until <= from ? 0 : inThisWindow + laterWindows;
+      total = Math.min(total ?? capacity, capacity);
+    }
+    return total;
   }
 
   /** How long `key` must stay away because its daily budget is gone (0 when it is not). */

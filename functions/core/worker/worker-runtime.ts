@@ -32,6 +32,7 @@ export interface RuntimeOverrides {
 export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrides): WorkerDeps {
   const { sqs, tokens, client } = createHighLevelRuntime(config, overrides, {
     maxBudgetWaitMs: config.budgetWaitMs,
+    maxInFlight: config.workerConcurrency,
   });
   return {
     config,
@@ -47,7 +48,7 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
 export function createHighLevelRuntime(
   config: PlannerConfig,
   overrides: Omit<RuntimeOverrides, "log" | "onSettled"> & { log?: WorkerLog },
-  clientOptions: { maxBudgetWaitMs?: number } = {},
+  clientOptions: { maxBudgetWaitMs?: number; maxInFlight?: number } = {},
 ) {
   const pacer = overrides.pacer ?? createPacer(config, overrides.log);
   // The AWS SDK clients are created on first use: importing them costs ~40 ms each at cold start.
