@@ -6,7 +6,7 @@ import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
  * requests; SQS standard queues $0.40 per million requests (64 KiB chunks); CloudWatch Logs
  * ingestion $0.50 per GB. Free tiers are left out.
  */
-const PRICE = {
+export const PRICE = {
   lambdaGbSecond: 0.0000133334,
   lambdaRequest: 0.2 / 1_000_000,
   sqsRequest: 0.4 / 1_000_000,
@@ -18,7 +18,7 @@ const DELETIONS = 1_000_000;
 const BATCH = PIPELINE_DEFAULTS.batchSize;
 /** SQS sends, receives and deletes at most 10 messages per request. */
 const SQS_BATCH = 10;
-const MEMORY_GB = 0.25;
+export const MEMORY_GB = PIPELINE_DEFAULTS.functionMemoryMiB / 1024;
 /**
  * Log bytes per job at INFO, measured by test/functions/log-volume.test.ts: one line per batch
  * (~380 B), one EMF line per batch (~260 B), one WARN line per failing job; 77 B per deletion

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { startChild } from "./child-process.ts";
+import type { SandboxOptions } from "../local/sandbox-api.ts";
 import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
 import { BENCH_TOKEN } from "./pipeline-drain.ts";
 import { startServers } from "./servers.ts";
@@ -30,8 +31,16 @@ export interface FleetCase {
   containers: number;
   order: "interleaved" | "grouped" | "grouped-via-producer";
   burst: { max: number; intervalMs: number };
-  latencyMs: number;
+  /** The sandbox's answer time: fixed, or drawn from a range per request. */
+  latencyMs: NonNullable<SandboxOptions["latencyMs"]>;
+  /** HighLevel calls in flight per container (WORKER_CONCURRENCY). */
   workerConcurrency: number;
+  /** Messages per invocation and the batching window (the event source's settings). */
+  batchSize: number;
+  batchingWindowSeconds: number;
+  functionTimeoutSeconds: number;
+  /** BUDGET_WAIT_MS, when not the worker's default. */
+  budgetWaitMs?: number;
   /** Each container paces alone, without the coordination table (the comparison). */
   perContainerPacing?: boolean;
 }
@@ -49,6 +58,10 @@ export interface FleetResult {
   deleted: number;
   deadLettered: number;
   handedBack: number;
+  deferred: number;
+  invocations: number;
+  /** Time inside invocations, all containers, seconds: what Lambda bills. */
+  busySeconds: number;
   tableWritesPerDeletion: number;
   tableReadsPerDeletion: number;
   /** CPU time of every process (workers and servers) over the drain, as a share of all cores. */
@@ -66,7 +79,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     sandbox: { tokens: [BENCH_TOKEN], burst: fleet.burst, latencyMs: fleet.latencyMs },
     locations,
     jobs: fleet.jobs,
-    visibilityTimeoutSeconds: 6 * 20,
+    visibilityTimeoutSeconds: 6 * fleet.functionTimeoutSeconds + fleet.batchingWindowSeconds,
     enqueue: true,
     order: fleet.order,
     coordination: true,
@@ -79,7 +92,10 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     ...(servers.coordination &&
       !fleet.perContainerPacing && { coordination: servers.coordination }),
     workerConcurrency: fleet.workerConcurrency,
-    functionTimeoutSeconds: 20,
+    functionTimeoutSeconds: fleet.functionTimeoutSeconds,
+    batchSize: fleet.batchSize,
+    batchingWindowSeconds: fleet.batchingWindowSeconds,
+    ...(fleet.budgetWaitMs !== undefined && { budgetWaitMs: fleet.budgetWaitMs }),
   };
   const workers = Array.from({ length: fleet.containers }, () => startWorker(config));
   await Promise.all(workers.map((worker) => worker.ready));
@@ -109,6 +125,9 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     deleted,
     deadLettered: sum((r) => r.deadLettered),
     handedBack: sum((r) => r.handedBack),
+    deferred: sum((r) => r.deferred),
+    invocations: sum((r) => r.batches),
+    busySeconds: sum((r) => r.busyMs) / 1000,
     tableWritesPerDeletion: sum((r) => r.table.writes) / Math.max(1, deleted),
     tableReadsPerDeletion: sum((r) => r.table.reads) / Math.max(1, deleted),
     cpuBusyShare: (sum((r) => r.cpuMs) + stats.cpuMs) / (seconds * 1000 * cpus().length),

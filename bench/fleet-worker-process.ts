@@ -18,6 +18,10 @@ export interface FleetWorkerConfig {
   coordination?: { endpoint: string; tableName: string };
   workerConcurrency: number;
   functionTimeoutSeconds: number;
+  batchSize: number;
+  batchingWindowSeconds: number;
+  /** BUDGET_WAIT_MS of the worker, when the case sets one. */
+  budgetWaitMs?: number;
 }
 
 export interface FleetWorkerReport {
@@ -28,6 +32,8 @@ export interface FleetWorkerReport {
   deferred: number;
   redelivered: number;
   batches: number;
+  /** Time spent inside invocations, ms: what Lambda bills. */
+  busyMs: number;
   /** CPU time this process used (user + system), ms. */
   cpuMs: number;
   table: { writes: number; reads: number; conflicts: number; staleSlots: number };
@@ -35,18 +41,18 @@ export interface FleetWorkerReport {
 
 const config = JSON.parse(process.argv[2] ?? "{}") as FleetWorkerConfig;
 let batches = 0;
+let busyMs = 0;
 let cpuAtStart = process.cpuUsage();
 const pipeline = await startLocalPipeline({
   highLevelBaseUrl: config.baseUrl,
   token: config.token,
   functionTimeoutSeconds: config.functionTimeoutSeconds,
-  // The stack's batch size and window (to try another: FLEET_BATCH_SIZE=10 npm run bench:fleet).
-  ...(process.env.FLEET_BATCH_SIZE && { batchSize: Number(process.env.FLEET_BATCH_SIZE) }),
+  batchSize: config.batchSize,
+  batchingWindowSeconds: config.batchingWindowSeconds,
   maxConcurrency: 1,
   workerEnv: {
     WORKER_CONCURRENCY: String(config.workerConcurrency),
-    // To try another lane wait: BUDGET_WAIT_MS=250 npm run bench:fleet
-    ...(process.env.BUDGET_WAIT_MS && { BUDGET_WAIT_MS: process.env.BUDGET_WAIT_MS }),
+    ...(config.budgetWaitMs !== undefined && { BUDGET_WAIT_MS: String(config.budgetWaitMs) }),
   },
   external: {
     endpoint: config.sqsEndpoint,
@@ -61,8 +67,9 @@ const pipeline = await startLocalPipeline({
       process.stderr.write(`fleet worker: ${message} ${JSON.stringify(extra)}\n`),
     error: () => {},
   },
-  onBatch: () => {
+  onBatch: ({ durationMs }) => {
     batches += 1;
+    busyMs += durationMs;
   },
 });
 process.stdout.write("ready\n");
@@ -83,6 +90,7 @@ const report: FleetWorkerReport = {
   deferred: tally.deferred,
   redelivered: tally.redelivered,
   batches,
+  busyMs,
   cpuMs: (process.cpuUsage(cpuAtStart).user + process.cpuUsage(cpuAtStart).system) / 1000,
   table:
     pacer instanceof FleetBudget

@@ -60,7 +60,11 @@ export interface SandboxOptions {
   burst?: { max: number; intervalMs: number };
   /** Daily budget per token and location. */
   daily?: { max: number };
-  latencyMs?: number;
+  /**
+   * How long each answer takes: a fixed time, or drawn evenly from a range per request
+   * (HighLevel answers across the internet in a few hundred ms).
+   */
+  latencyMs?: number | { min: number; max: number };
   /** Random faults on DELETE, as fractions of requests. */
   faults?: { serverErrorRate?: number; resetRate?: number; slowRate?: number };
   /** How long a "slow" answer takes. */
@@ -79,7 +83,9 @@ export interface SandboxCall {
   csvId: string | undefined;
   status: number | "reset";
   headers: Record<string, string>;
+  /** When the request arrived, and when its answer was sent (epoch ms). */
   at: number;
+  answeredAt?: number;
 }
 
 const UNDELETABLE: ReadonlySet<CsvStatus> = new Set(["importing", "in_progress"]);
@@ -223,6 +229,12 @@ export class SandboxHighLevelApi {
     return this.calls.filter((call) => call.status === status).length;
   }
 
+  #latency(): number {
+    const latency = this.#options.latencyMs;
+    if (latency === undefined || typeof latency === "number") return latency ?? 0;
+    return latency.min + this.#random() * (latency.max - latency.min);
+  }
+
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://sandbox");
     const match = /^\/social-media-posting\/([^/]+)\/csv(?:\/([^/]+))?\/?$/.exec(url.pathname);
@@ -243,11 +255,13 @@ export class SandboxHighLevelApi {
     this.calls.push(call);
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
+      call.answeredAt = Date.now();
       sendJson(response, status, body, headers);
     };
 
-    if (this.#options.latencyMs) {
-      await sleep(this.#options.latencyMs, undefined, { signal: this.#stopping.signal });
+    const latencyMs = this.#latency();
+    if (latencyMs > 0) {
+      await sleep(latencyMs, undefined, { signal: this.#stopping.signal });
     }
     if (this.oauth && url.pathname.startsWith("/oauth/")) {
       const form = new URLSearchParams(await readText(request));

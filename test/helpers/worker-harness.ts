@@ -88,21 +88,44 @@ export async function startWorkerHarness(
   const job = (locationId: string, csvId: string, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ locationId, csvId, ...extra });
 
+  /** Up to `batchSize` visible messages, 10 per ReceiveMessage as Lambda's event source gathers them. */
+  const receive = async (batchSize: number, visibilitySeconds?: number): Promise<Message[]> => {
+    const messages: Message[] = [];
+    while (messages.length < batchSize) {
+      const received = await sqs.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
+          // The test queue's visibility is 0; a batch gathered in several receives must not
+          // receive its own first messages again.
+          ...((visibilitySeconds ?? (batchSize > 10 ? 30 : undefined)) !== undefined && {
+            VisibilityTimeout: visibilitySeconds ?? 30,
+          }),
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+          WaitTimeSeconds: 0,
+        }),
+      );
+      if (!received.Messages?.length) break;
+      messages.push(...received.Messages);
+    }
+    return messages;
+  };
+
   /**
-   * Receives up to 10 visible messages, runs the handler on them like Lambda would, deletes the
-   * successes. `acknowledge: false` plays an invocation that timed out: nothing is deleted.
+   * Receives up to `batchSize` (10) visible messages, runs the handler on them like Lambda would,
+   * deletes the successes. `acknowledge: false` plays an invocation that timed out: nothing is
+   * deleted. `visibilitySeconds` overrides the test queue's 0 for this receive.
    */
-  const deliver = async (remainingMs = 60_000, { acknowledge = true } = {}): Promise<Delivery> => {
-    const received = await sqs.client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queues.queueUrl,
-        MaxNumberOfMessages: 10,
-        MessageSystemAttributeNames: ["All"],
-        MessageAttributeNames: ["All"],
-        WaitTimeSeconds: 0,
-      }),
-    );
-    const messages = received.Messages ?? [];
+  const deliver = async (
+    remainingMs = 60_000,
+    {
+      acknowledge = true,
+      batchSize = 10,
+      visibilitySeconds,
+    }: { acknowledge?: boolean; batchSize?: number; visibilitySeconds?: number } = {},
+  ): Promise<Delivery> => {
+    const messages = await receive(batchSize, visibilitySeconds);
     if (messages.length === 0) return { messages, response: { batchItemFailures: [] } };
     const response = (await handler(
       toSqsEvent(messages, queues.queueArn),
@@ -110,11 +133,11 @@ export async function startWorkerHarness(
     )) as SQSBatchResponse;
     const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
     const done = messages.filter((message) => !failed.has(message.MessageId as string));
-    if (acknowledge && done.length > 0) {
+    for (let from = 0; acknowledge && from < done.length; from += 10) {
       await sqs.client.send(
         new DeleteMessageBatchCommand({
           QueueUrl: queues.queueUrl,
-          Entries: done.map((message, index) => ({
+          Entries: done.slice(from, from + 10).map((message, index) => ({
             Id: String(index),
             ReceiptHandle: message.ReceiptHandle as string,
           })),
