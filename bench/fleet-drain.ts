@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { startChild } from "./child-process.ts";
 import type { SandboxOptions } from "../local/sandbox-api.ts";
+import { startChild } from "./child-process.ts";
 import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
 import { BENCH_TOKEN } from "./pipeline-drain.ts";
 import { startServers } from "./servers.ts";

@@ -37,7 +37,7 @@ const fast = { ...base, burst: FAST_BURST, latencyMs: 20 };
 const realistic = { ...base, burst: DOCUMENTED, latencyMs: REALISTIC_LATENCY };
 const cases: FleetCase[] = [
   // HighLevel's real answer times at its documented limit: a typical agency's 20 sub-accounts.
-  ...[2, 4, 8].map((containers) => ({
+  ...[1, 2, 4, 8].map((containers) => ({
     ...realistic,
     name: `250 ms: 20 locations at 100 / 10 s, K = ${containers}`,
     locations: 20,

@@ -42,13 +42,16 @@ export interface CsvDeletionPipelineProps {
   functionTimeout?: Duration;
   /** Worker memory. Default 256 MiB. */
   functionMemoryMiB?: number;
-  /** Messages per invocation. Default 20 (10 when `maxBatchingWindow` is 0). */
+  /** Messages per invocation. Default 200 (10 when `maxBatchingWindow` is 0). */
   batchSize?: number;
   /** How long the event source gathers a batch. Default 1 s. */
   maxBatchingWindow?: Duration;
   /** Concurrent invocations (2–1000): the knob that protects HighLevel's rate budget. Default 2. */
   maxConcurrency?: number;
-  /** Jobs in flight inside one invocation (WORKER_CONCURRENCY). Default 5. */
+  /**
+   * HighLevel calls in flight at once in one container (WORKER_CONCURRENCY); jobs waiting for
+   * their location's slot do not count. Default 100.
+   */
   workerConcurrency?: number;
   /** Tries per job per invocation for 5xx/timeouts (HIGHLEVEL_MAX_ATTEMPTS). Default 3. */
   highLevelMaxAttempts?: number;
@@ -495,7 +498,7 @@ export function resolveSettings(props: CsvDeletionPipelineProps): ResolvedSettin
   within("maxReceiveCount", settings.maxReceiveCount, 1, 1000);
   within("maxConcurrency", settings.maxConcurrency, 2, 1000);
   within("batchSize", settings.batchSize, 1, 10_000);
-  within("workerConcurrency", settings.workerConcurrency, 1, 100);
+  within("workerConcurrency", settings.workerConcurrency, 1, 1000);
   within("highLevelMaxAttempts", settings.highLevelMaxAttempts, 1, 10);
   within("functionMemoryMiB", settings.functionMemoryMiB, 128, 10_240);
   within("maxDeferrals", settings.maxDeferrals, 0, 10_000);

@@ -9,17 +9,22 @@ export const PIPELINE_DEFAULTS = {
   functionTimeoutSeconds: 60,
   functionMemoryMiB: 256,
   /**
-   * Messages per Lambda invocation. An invocation ends when its last job does: with 10, a
-   * container spent a fifth of each batch waiting on the location with the most jobs in it
-   * (0.84 of the ceiling alone); 20 reaches 0.96 (bench/FLEET-RESULTS.md). Above 10 SQS needs a
-   * batching window.
+   * Messages per Lambda invocation. Jobs wait for their slots on timers and many calls are in
+   * flight at once, so an invocation lasts about one answer time plus its slots: larger batches
+   * spread over more locations, book more slots per table write and cost fewer invocations. At
+   * HighLevel's answer times (200–300 ms) 200 reaches 0.95 of 20 locations' budget with two
+   * containers at 0.17 table writes per deletion; 100 gave 0.92–0.93 at 0.22
+   * (bench/FLEET-RESULTS.md). Above 10 SQS needs a batching window.
    */
-  batchSize: 20,
+  batchSize: 200,
   maxBatchingWindowSeconds: 1,
   /** Concurrent invocations the event source may run: the knob that protects HighLevel's budget. */
   maxConcurrency: 2,
-  /** Jobs in flight inside one invocation (WORKER_CONCURRENCY). */
-  workerConcurrency: 5,
+  /**
+   * HighLevel calls in flight at once in one container (WORKER_CONCURRENCY); jobs waiting for a
+   * slot hold none. At 250 ms answers, 100 carry up to 400 calls a second per container.
+   */
+  workerConcurrency: 100,
   highLevelMaxAttempts: 3,
   highLevelTimeoutMs: 10_000,
   maxDeferrals: 100,

@@ -17,11 +17,13 @@ export type TokenSetting =
 export interface WorkerConfig extends PlannerConfig {
   deadLetterQueueUrl: string;
   maxReceiveCount: number;
+  /** HighLevel calls in flight at once in this container; jobs waiting for a slot hold none. */
   workerConcurrency: number;
   maxDeferrals: number;
   /**
-   * The longest a worker lane waits for one location's budget. Past it the job is handed back
-   * to the queue and the lane takes other work (fairness across locations).
+   * The longest a job waits for its location's slot (a timer, not a lane), and the horizon of
+   * what an invocation keeps of one location: jobs its budget cannot serve within it are
+   * handed back to the queue (fairness across locations, and no invocation held open by one).
    */
   budgetWaitMs: number;
 }
@@ -32,9 +34,9 @@ export const WORKER_DEFAULTS = {
   maxReceiveCount: 5,
   maxAttempts: 3,
   requestTimeoutMs: 10_000,
-  workerConcurrency: 5,
+  workerConcurrency: 100,
   maxDeferrals: 100,
-  budgetWaitMs: 1_000,
+  budgetWaitMs: 10_000,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -55,7 +57,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       "WORKER_CONCURRENCY",
       WORKER_DEFAULTS.workerConcurrency,
       1,
-      100,
+      1000,
     ),
     maxDeferrals: integer(env, "MAX_DEFERRALS", WORKER_DEFAULTS.maxDeferrals, 0, 10_000),
     budgetWaitMs: integer(env, "BUDGET_WAIT_MS", WORKER_DEFAULTS.budgetWaitMs, 0, 60_000),

@@ -53,3 +53,22 @@ export async function raceTimeout(promise: Promise<unknown>, ms: number): Promis
   ]);
   clearTimeout(timer);
 }
+
+/**
+ * Waits `ms`, or less when `release` aborts first: resolves `true` when released, else `false`.
+ * Leaves no timer or listener behind.
+ */
+export function sleepUnlessReleased(ms: number, release?: AbortSignal): Promise<boolean> {
+  if (release?.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onRelease = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      release?.removeEventListener("abort", onRelease);
+      resolve(false);
+    }, ms);
+    release?.addEventListener("abort", onRelease, { once: true });
+  });
+}

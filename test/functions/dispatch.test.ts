@@ -204,6 +204,35 @@ describe("dispatch: waiting for a slot holds no lane", () => {
     expect(h.sandbox.count(429)).toBe(0);
   });
 
+  it("does not hold the container for one location's far slot once the rest of the batch is done", async () => {
+    const settled: JobResult[] = [];
+    const h = await start({
+      table: true,
+      env: { BUDGET_WAIT_MS: "10000" },
+      onSettled: (result) => settled.push(result),
+    });
+    await h.bookAhead("locFar", 3_000, 200);
+    await h.send(h.job("locFar", h.sandbox.addUpload("locFar")._id));
+    for (let i = 0; i < 3; i++) {
+      const locationId = `locNear${i}`;
+      await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
+    }
+
+    const started = Date.now();
+    const { response } = await h.deliver();
+    const tookMs = Date.now() - started;
+
+    // The three near jobs are deleted; the far one is released half a second later, not in 3 s.
+    expect(tookMs).toBeLessThan(2_000);
+    expect(settled.filter((r) => r.outcome === "deleted")).toHaveLength(3);
+    const far = settled.find((r) => r.outcome === "handed-back");
+    expect(far?.calls).toBe(0);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: far?.messageId }]);
+    expect(deletesTo(h.sandbox.calls, (l) => l === "locFar")).toHaveLength(0);
+    expect(h.deadLetters()).toEqual([]);
+    expect(h.pending()).toHaveLength(1);
+  });
+
   it("with many jobs waiting, starts no call too late for its answer and answers Lambda before the deadline", async () => {
     const settled: JobResult[] = [];
     const h = await start({

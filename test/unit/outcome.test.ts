@@ -82,7 +82,7 @@ describe("decideDisposition", () => {
     });
     expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 3 })).toEqual({
       action: "hand-back",
-      visibilitySeconds: 8,
+      visibilitySeconds: 6,
     });
     // Never "exhausted": on its last receive it goes back to the queue as a deferral.
     expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 5 })).toEqual({

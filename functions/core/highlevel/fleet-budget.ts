@@ -1,6 +1,7 @@
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { beforeDeadline, raceTimeout } from "../deadline.ts";
+import { beforeDeadline, raceTimeout, sleepUnlessReleased } from "../deadline.ts";
 import {
+  type BudgetCapacity,
   DOCUMENTED_BURST,
   FIRST_ANSWER_WAIT_MS,
   MIN_THROTTLE_HOLD_MS,
@@ -128,8 +129,11 @@ export class FleetBudget implements Pacer {
     key: string,
     deadline: number,
     maxWaitMs = Number.POSITIVE_INFINITY,
+    release?: AbortSignal,
   ): Promise<Permit> {
-    if (this.fallingBack) return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+    if (this.fallingBack) {
+      return this.#options.fallback.acquire(key, deadline, maxWaitMs, release);
+    }
     const started = Date.now();
     const latest = Math.min(deadline, started + maxWaitMs);
     const known = this.#knownFor(key);
@@ -178,7 +182,7 @@ export class FleetBudget implements Pacer {
           take = await taking;
         } catch (error) {
           this.#fallBack(error);
-          return this.#options.fallback.acquire(key, deadline, maxWaitMs);
+          return this.#options.fallback.acquire(key, deadline, maxWaitMs, release);
         } finally {
           known.taking = undefined;
         }
@@ -191,7 +195,12 @@ export class FleetBudget implements Pacer {
         known.banked.push(...rest);
       }
       const now = Date.now();
-      if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+      if (slot > now && (await sleepUnlessReleased(slot - now, release))) {
+        // Released: the slot goes back to the bank, for this container's next call for the key.
+        known.banked.push(slot);
+        known.banked.sort((a, b) => a - b);
+        return refuse("burst", slot);
+      }
       // A call a little late adds no more calls to any window than the reserve covers; a
       // container woken later than that would crowd the slots that follow, so it lets its
       // slot go and takes a fresh one.
@@ -231,10 +240,10 @@ export class FleetBudget implements Pacer {
    * was last seen (other containers book too: it is an upper bound). Unknown until the budget's
    * spacing has been learnt.
    */
-  capacity(locationId: string, until: number): number | undefined {
+  capacity(locationId: string, until: number): BudgetCapacity | undefined {
     if (this.fallingBack) return this.#options.fallback.capacity(locationId, until);
     const now = Date.now();
-    let total: number | undefined;
+    let total: BudgetCapacity | undefined;
     for (const [key, known] of this.#known) {
       // A spent daily budget is the acquire's to report (the job is deferred, not handed back).
       if (locationOf(key) !== locationId || known.tableSpacingMs === undefined) continue;
@@ -242,7 +251,13 @@ export class FleetBudget implements Pacer {
       const banked = known.banked.filter((slot) => slot <= until).length;
       const from = Math.max(now, known.nextSlot ?? now);
       const fresh = until < from ? 0 : Math.floor((until - from) / known.spacingMs) + 1;
-      total = Math.min(total ?? banked + fresh, banked + fresh);
+      if (total === undefined || banked + fresh < total.calls) {
+        total = {
+          calls: banked + fresh,
+          from: Math.min(from, known.banked[0] ?? from),
+          spacingMs: known.spacingMs,
+        };
+      }
     }
     return total;
   }

@@ -46,6 +46,10 @@ export interface CallContext {
    * deadline could not get its answer in time, and HighLevel might act on it unseen.
    */
   startBy?: number;
+  /** Aborted when the caller would rather not wait for a slot any longer: the call is paced out. */
+  release?: AbortSignal;
+  /** Told when the call starts and stops waiting for its location's slot. */
+  onSlotWait?: (waiting: boolean) => void;
 }
 
 export interface HighLevelClientOptions {
@@ -187,11 +191,15 @@ async function callPaced(
       return { kind: "unreachable", detail: "no time left in this invocation", attempts };
     }
     // Waiting for a slot is a timer, not a socket: the in-flight bound applies to the exchange.
-    const permit = await options.pacer.acquire(
-      key,
-      context.deadline,
-      Math.min(options.maxBudgetWaitMs ?? Number.POSITIVE_INFINITY, startBy - Date.now()),
-    );
+    context.onSlotWait?.(true);
+    const permit = await options.pacer
+      .acquire(
+        key,
+        context.deadline,
+        Math.min(options.maxBudgetWaitMs ?? Number.POSITIVE_INFINITY, startBy - Date.now()),
+        context.release,
+      )
+      .finally(() => context.onSlotWait?.(false));
     if (!permit.granted) {
       return {
         kind: "paced-out",

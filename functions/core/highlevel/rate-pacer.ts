@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { raceTimeout } from "../deadline.ts";
+import { raceTimeout, sleepUnlessReleased } from "../deadline.ts";
 
 /** HighLevel's rate-limit headers, as numbers; any of them may be missing. */
 export interface RateLimitHeaders {
@@ -62,6 +62,16 @@ export interface RatePacerOptions {
   sleep?: (ms: number) => Promise<unknown>;
 }
 
+/** What a budget can still serve of one location before a horizon, as far as one container knows. */
+export interface BudgetCapacity {
+  /** Calls it can make before the horizon. */
+  calls: number;
+  /** When the first of them could go (epoch ms). */
+  from: number;
+  /** The time between two of its calls, on average. */
+  spacingMs: number;
+}
+
 export type Permit =
   | {
       granted: true;
@@ -83,9 +93,15 @@ export type Permit =
 export interface Pacer {
   /**
    * Waits until a call may be made for `key`, reserving it. Gives up without waiting when the
-   * wait would end after `deadline` or last longer than `maxWaitMs`, saying how long to stay away.
+   * wait would end after `deadline` or last longer than `maxWaitMs`, saying how long to stay
+   * away; gives up waiting when `release` aborts (the caller has better use for its time).
    */
-  acquire(key: string, deadline: number, maxWaitMs?: number): Promise<Permit>;
+  acquire(
+    key: string,
+    deadline: number,
+    maxWaitMs?: number,
+    release?: AbortSignal,
+  ): Promise<Permit>;
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void;
   /**
    * A hint that this container is about to ask for `calls` permits for `locationId` (a batch's
@@ -96,7 +112,7 @@ export interface Pacer {
    * About how many calls for `locationId` the budget serves from now until `until` (epoch ms),
    * as far as this container knows; `undefined` when it knows nothing of the location yet.
    */
-  capacity?(locationId: string, until: number): number | undefined;
+  capacity?(locationId: string, until: number): BudgetCapacity | undefined;
   /** Calls that had to wait for the budget, and how long they waited in all. */
   readonly waits: { count: number; totalMs: number };
 }
@@ -153,6 +169,7 @@ export class RatePacer implements Pacer {
     key: string,
     deadline: number,
     maxWaitMs = Number.POSITIVE_INFINITY,
+    release?: AbortSignal,
   ): Promise<Permit> {
     const started = this.#now();
     const giveUpAfter = Math.min(deadline, started + maxWaitMs);
@@ -201,10 +218,14 @@ export class RatePacer implements Pacer {
         }
         return { granted: true, waitedMs: now - started };
       }
-      if (waitUntil > giveUpAfter) {
+      if (waitUntil > giveUpAfter || release?.aborted) {
         return { granted: false, reason: "burst", retryAfterMs: waitUntil - now };
       }
-      await this.#sleep(waitUntil - now);
+      if (release) {
+        await sleepUnlessReleased(waitUntil - now, release);
+      } else {
+        await this.#sleep(waitUntil - now);
+      }
     }
   }
 
@@ -257,9 +278,9 @@ export class RatePacer implements Pacer {
     }
   }
 
-  capacity(locationId: string, until: number): number | undefined {
+  capacity(locationId: string, until: number): BudgetCapacity | undefined {
     const now = this.#now();
-    let total: number | undefined;
+    let total: BudgetCapacity | undefined;
     for (const [key, budget] of this.#budgets) {
       // A spent daily budget is the acquire's to report (the job is deferred, not handed back).
       if (!key.startsWith(`${locationId}:`) || budget.max === undefined) continue;
@@ -274,8 +295,10 @@ export class RatePacer implements Pacer {
         until > budget.windowEndsAt
           ? Math.ceil((until - Math.max(from, budget.windowEndsAt)) / budget.intervalMs) * perWindow
           : 0;
-      const capacity = until <= from ? 0 : inThisWindow + laterWindows;
-      total = Math.min(total ?? capacity, capacity);
+      const calls = until <= from ? 0 : inThisWindow + laterWindows;
+      if (total === undefined || calls < total.calls) {
+        total = { calls, from, spacingMs: budget.intervalMs / perWindow };
+      }
     }
     return total;
   }

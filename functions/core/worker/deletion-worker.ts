@@ -25,6 +25,7 @@ import {
 } from "./outcome.ts";
 import type { QueueMessage } from "./queue-message.ts";
 import { resolveVerdict } from "./resolve-verdict.ts";
+import { TailRelease } from "./tail-release.ts";
 
 /** The parts of a structured logger the worker uses; Powertools' Logger fits. */
 export interface WorkerLog {
@@ -115,6 +116,7 @@ export function createBatchSettler(
     if (calls > 0) deps.client.expectCalls(locationId, calls);
   }
   const firstCopies = new Map<string, Promise<JobResult>>();
+  const tail = new TailRelease();
 
   const settleJob = async (message: QueueMessage): Promise<JobResult> => {
     const parsed = parsedBodies.get(message.body) ?? parseDeletionJob(message.body);
@@ -130,10 +132,17 @@ export function createBatchSettler(
       if (startBy - Date.now() < 0) {
         return settleUnstarted(deps, message, job, answerBy);
       }
-      if (plan.surplus.has(jobKey(job))) {
-        return settle(deps, message, surplusVerdict(horizon), answerBy, job);
+      const turnAt = plan.surplus.get(jobKey(job));
+      if (turnAt !== undefined) {
+        return settle(deps, message, surplusVerdict(turnAt), answerBy, job);
       }
-      const verdict = await resolveVerdict(job, deps, { deadline: workDeadline, startBy });
+      tail.started();
+      const verdict = await resolveVerdict(job, deps, {
+        deadline: workDeadline,
+        startBy,
+        release: tail.signal,
+        onSlotWait: tail.slotWait,
+      }).finally(tail.settled);
       return settle(deps, message, verdict, answerBy, job);
     })();
     firstCopies.set(jobKey(job), own);
@@ -142,12 +151,12 @@ export function createBatchSettler(
   return settleJob;
 }
 
-/** A job its location's budget cannot serve in this invocation: back on the queue, unstarted. */
-function surplusVerdict(horizon: number): Verdict {
+/** A job its location's budget cannot serve in this invocation: back on the queue until its turn. */
+function surplusVerdict(turnAt: number): Verdict {
   return {
     kind: "throttled",
     budgetWait: true,
-    retryAfterMs: Math.max(1_000, horizon - Date.now()),
+    retryAfterMs: Math.max(1_000, turnAt - Date.now()),
     detail: "its location's budget is booked for this invocation",
     attempts: 0,
   };

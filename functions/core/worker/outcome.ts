@@ -120,13 +120,13 @@ export function decideDisposition(verdict: Verdict, facts: DeliveryFacts): Dispo
       };
     case "throttled":
       if (verdict.budgetWait && facts.receiveCount < facts.maxReceiveCount) {
-        // The lane does not sleep on one location: the job comes back when the budget may
-        // have room, later each time it is handed back, and the lane takes other work.
+        // The invocation is not held open by one location: the job comes back when the budget
+        // may have room (a little later on each receive, as other containers book it too).
         return {
           action: "hand-back",
           visibilitySeconds: Math.min(
             MAX_DELAY_SECONDS,
-            Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)) * 2 ** (facts.receiveCount - 1),
+            Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)) * facts.receiveCount,
           ),
         };
       }

@@ -21,7 +21,7 @@ export interface VerdictDeps {
 }
 
 /** When the job's calls must be over (`deadline`) and by when each must have started (`startBy`). */
-export type VerdictTiming = Pick<CallContext, "deadline" | "startBy">;
+export type VerdictTiming = Pick<CallContext, "deadline" | "startBy" | "release" | "onSlotWait">;
 
 /** Talks to HighLevel until the job's verdict is known, following DESIGN.md's table. */
 export async function resolveVerdict(
