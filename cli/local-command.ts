@@ -220,6 +220,9 @@ function summaryText(report: RunReport): string {
     ["deleted", report.deleted],
     ["already absent", report.alreadyAbsent],
     ["dead-lettered", report.deadLettered],
+    ...(report.duplicatesRemoved > 0
+      ? [["duplicate copies removed", report.duplicatesRemoved] as Array<string | number>]
+      : []),
     ["still queued", report.remaining],
     ["total", report.jobsIn],
   ];

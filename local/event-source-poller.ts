@@ -22,6 +22,8 @@ export interface PollerOptions {
   maxConcurrency: number;
   /** The function timeout: the context's deadline and the point where an invocation is abandoned. */
   functionTimeoutMs: number;
+  /** Told when `stop()` begins, before the batches in flight finish (they may wind up sooner). */
+  onStop?: () => void;
   onBatch?: (info: {
     size: number;
     failures: number;
@@ -75,6 +77,7 @@ export class EventSourcePoller {
    */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#options.onStop?.();
     await Promise.all(this.#lanes);
   }
 

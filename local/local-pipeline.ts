@@ -93,6 +93,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       ...options.tokenFile,
       baseUrl: options.highLevelBaseUrl,
     });
+  // On stop (Ctrl-C), jobs still waiting for a slot go back on the queue; calls in flight finish.
+  const stopping = new AbortController();
   const handler = createDeleteCsvHandler(
     {
       HIGHLEVEL_BASE_URL: options.highLevelBaseUrl,
@@ -115,6 +117,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       sqs: sqs.client,
       pacer,
       onSettled: tally.record,
+      stopping: stopping.signal,
       ...(tokenFile && { tokens: tokenFile.tokens }),
     },
   );
@@ -127,6 +130,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     batchingWindowMs: batchingWindowSeconds * 1000,
     maxConcurrency: options.maxConcurrency ?? PIPELINE_DEFAULTS.maxConcurrency,
     functionTimeoutMs: options.functionTimeoutSeconds * 1000,
+    onStop: () => stopping.abort(),
     ...(options.onBatch && { onBatch: options.onBatch }),
   });
 

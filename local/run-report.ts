@@ -15,10 +15,12 @@ export interface RunReport {
   deferrals: number;
   redeliveries: number;
   duplicatesInBatch: number;
+  /** Copies of a job whose first copy in the same batch stayed on the queue or was parked. */
+  duplicatesRemoved: number;
   highLevelCalls: number;
   durationMs: number;
   deletionsPerSecond: number;
-  /** Every job that came in ended as deleted, already absent or a dead letter. */
+  /** Every job that came in ended as deleted, already absent, a dead letter or a removed copy. */
   reconciled: boolean;
   /** Jobs still on the queue (an interrupted run). */
   remaining: number;
@@ -53,6 +55,7 @@ export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): 
     deferrals: tally.deferred,
     redeliveries: tally.redelivered,
     duplicatesInBatch: tally.duplicates,
+    duplicatesRemoved: tally.duplicatesRemoved,
     highLevelCalls: tally.calls,
     durationMs,
     deletionsPerSecond: tally.deleted / Math.max(0.001, durationMs / 1000),

@@ -35,7 +35,9 @@ describe("npm start", () => {
     expect(report.reconciled).toBe(true);
     expect(report.sandboxAgrees).toBe(true);
     expect(report.remaining).toBe(0);
-    expect(report.deleted + report.alreadyAbsent + report.deadLettered).toBe(report.jobsIn);
+    expect(
+      report.deleted + report.alreadyAbsent + report.deadLettered + report.duplicatesRemoved,
+    ).toBe(report.jobsIn);
     expect(report.deadLetters.byReason).toEqual({ rejected: 8, "invalid-job": 3 });
     expect(report.deadLetters.byReason.throttled).toBeUndefined();
     console.info(

@@ -84,7 +84,8 @@ describe("dispatch: waiting for a slot holds no lane", () => {
       table: true,
       env: { WORKER_CONCURRENCY: "1", BUDGET_WAIT_MS: "5000" },
     });
-    await h.bookAhead("locBooked", 1_200, 200);
+    // Booked 400 ms ahead: past the free jobs, short of the tail release (500 ms).
+    await h.bookAhead("locBooked", 400, 100);
     // Batch order puts the booked location first; with one lane per job it would hold the lane.
     for (let i = 0; i < 2; i++)
       await h.send(h.job("locBooked", h.sandbox.addUpload("locBooked")._id));
@@ -111,7 +112,8 @@ describe("dispatch: waiting for a slot holds no lane", () => {
       latencyMs: 100,
       env: { WORKER_CONCURRENCY: "4", BUDGET_WAIT_MS: "10000" },
     });
-    await h.bookAhead("locBooked", 2_500, 100);
+    // Booked a little past when the others are done: they wait, but not long enough to be released.
+    await h.bookAhead("locBooked", 900, 100);
     for (let i = 0; i < 6; i++)
       await h.send(h.job("locBooked", h.sandbox.addUpload("locBooked")._id));
     for (let i = 0; i < 24; i++) {
@@ -219,7 +221,7 @@ describe("dispatch: waiting for a slot holds no lane", () => {
     }
 
     const started = Date.now();
-    const { response } = await h.deliver();
+    const { response } = await h.deliver(60_000, { visibilitySeconds: 30 });
     const tookMs = Date.now() - started;
 
     // The three near jobs are deleted; the far one is released half a second later, not in 3 s.

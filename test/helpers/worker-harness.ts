@@ -91,11 +91,12 @@ export async function startWorkerHarness(
   /** Up to `batchSize` visible messages, 10 per ReceiveMessage as Lambda's event source gathers them. */
   const receive = async (batchSize: number, visibilitySeconds?: number): Promise<Message[]> => {
     const messages: Message[] = [];
-    while (messages.length < batchSize) {
+    for (;;) {
+      const wanted = Math.min(10, batchSize - messages.length);
       const received = await sqs.client.send(
         new ReceiveMessageCommand({
           QueueUrl: queues.queueUrl,
-          MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
+          MaxNumberOfMessages: wanted,
           // The test queue's visibility is 0; a batch gathered in several receives must not
           // receive its own first messages again.
           ...((visibilitySeconds ?? (batchSize > 10 ? 30 : undefined)) !== undefined && {
@@ -106,10 +107,13 @@ export async function startWorkerHarness(
           WaitTimeSeconds: 0,
         }),
       );
-      if (!received.Messages?.length) break;
-      messages.push(...received.Messages);
+      messages.push(...(received.Messages ?? []));
+      // A short receive means the queue has no more visible now (the test queue's visibility
+      // is 0: receiving again would bring the same messages back).
+      if ((received.Messages?.length ?? 0) < wanted || messages.length >= batchSize) {
+        return messages;
+      }
     }
-    return messages;
   };
 
   /**

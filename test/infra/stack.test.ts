@@ -112,7 +112,7 @@ describe("GhlCsvPurge stack", () => {
           MAX_RECEIVE_COUNT: "5",
           HIGHLEVEL_MAX_ATTEMPTS: "3",
           HIGHLEVEL_TIMEOUT_MS: "10000",
-          WORKER_CONCURRENCY: "5",
+          WORKER_CONCURRENCY: "100",
           MAX_DEFERRALS: "100",
         }),
       },
@@ -413,7 +413,7 @@ describe("CDK context and props", () => {
   });
 
   it("batches 20 jobs by default, and 10 (SQS's most without a window) when the window is 0", () => {
-    expect(resolveSettings({}).batchSize).toBe(20);
+    expect(resolveSettings({}).batchSize).toBe(200);
     expect(resolveSettings({ maxBatchingWindow: Duration.seconds(0) }).batchSize).toBe(10);
   });
 

@@ -16,7 +16,8 @@ describe("loadWorkerConfig", () => {
       maxReceiveCount: 5,
       maxAttempts: 3,
       requestTimeoutMs: 10_000,
-      workerConcurrency: 5,
+      workerConcurrency: 100,
+      budgetWaitMs: 10_000,
       maxDeferrals: 100,
       sqsEndpoint: undefined,
     });

@@ -25,7 +25,7 @@ import {
 } from "./outcome.ts";
 import type { QueueMessage } from "./queue-message.ts";
 import { resolveVerdict } from "./resolve-verdict.ts";
-import { TailRelease } from "./tail-release.ts";
+import { TAIL_RELEASE_MS, TailRelease } from "./tail-release.ts";
 
 /** The parts of a structured logger the worker uses; Powertools' Logger fits. */
 export interface WorkerLog {
@@ -70,6 +70,8 @@ export interface WorkerDeps {
   log: WorkerLog;
   /** Called once per settled message (metrics). */
   onSettled?: (result: JobResult) => void;
+  /** Aborted when the process is stopping: jobs still waiting for a slot are handed back. */
+  stopping?: AbortSignal;
 }
 
 /**
@@ -116,7 +118,7 @@ export function createBatchSettler(
     if (calls > 0) deps.client.expectCalls(locationId, calls);
   }
   const firstCopies = new Map<string, Promise<JobResult>>();
-  const tail = new TailRelease();
+  const tail = new TailRelease(TAIL_RELEASE_MS, deps.stopping);
 
   const settleJob = async (message: QueueMessage): Promise<JobResult> => {
     const parsed = parsedBodies.get(message.body) ?? parseDeletionJob(message.body);

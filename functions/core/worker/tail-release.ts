@@ -14,14 +14,22 @@ export const TAIL_RELEASE_MS = 500;
  */
 export class TailRelease {
   readonly #controller = new AbortController();
+  /** Aborted once every started job has settled: removes the listener on `stopping`. */
+  readonly #finished = new AbortController();
   #open = 0;
   #waiting = 0;
   #settled = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #afterMs: number;
 
-  constructor(afterMs = TAIL_RELEASE_MS) {
+  /** `stopping` releases every waiting job at once (the process is shutting down). */
+  constructor(afterMs = TAIL_RELEASE_MS, stopping?: AbortSignal) {
     this.#afterMs = afterMs;
+    if (stopping?.aborted) this.#controller.abort();
+    stopping?.addEventListener("abort", () => this.#controller.abort(), {
+      once: true,
+      signal: this.#finished.signal,
+    });
   }
 
   get signal(): AbortSignal {
@@ -36,6 +44,7 @@ export class TailRelease {
   settled = (): void => {
     this.#open -= 1;
     this.#settled += 1;
+    if (this.#open === 0) this.#finished.abort();
     this.#check();
   };
 

@@ -22,6 +22,8 @@ export interface RuntimeOverrides {
   onRetry?: () => void;
   onAnswer?: (status: number) => void;
   onSettled?: WorkerDeps["onSettled"];
+  /** Aborted when the process is stopping (local runs): jobs waiting for a slot are handed back. */
+  stopping?: AbortSignal;
 }
 
 /**
@@ -41,6 +43,7 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
     sqs,
     log: overrides.log,
     ...(overrides.onSettled && { onSettled: overrides.onSettled }),
+    ...(overrides.stopping && { stopping: overrides.stopping }),
   };
 }
 
