@@ -12,6 +12,11 @@ export interface DrainResult {
   failed: number;
   /** CPU time of this process (worker + poller + SQS client) per deletion. */
   workerCpuMsPerDeletion: number;
+  /**
+   * CPU time inside invocations per deletion: the handler's own (what a Lambda container
+   * spends), without the event source's receives and deletes. Exact with `maxConcurrency: 1`.
+   */
+  handlerCpuMsPerDeletion: number;
   /** Time the handler took per batch, averaged. */
   msPerBatch: number;
   batches: number;
@@ -33,6 +38,7 @@ export interface DrainOptions {
 export async function drainThroughPipeline(options: DrainOptions): Promise<DrainResult> {
   let batches = 0;
   let batchMs = 0;
+  let handlerCpuMs = 0;
   const locations = Array.from({ length: options.locations }, (_, i) => `benchLoc${i + 1}`);
   const servers = await startServers({
     sandbox: {
@@ -58,9 +64,10 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
       queues: servers.queues,
       ...(servers.coordination && { coordination: servers.coordination }),
     },
-    onBatch: ({ durationMs }) => {
+    onBatch: ({ durationMs, cpuMs }) => {
       batches += 1;
       batchMs += durationMs;
+      handlerCpuMs += cpuMs;
     },
   });
   const cpuBefore = process.cpuUsage();
@@ -81,6 +88,7 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     calls: stats.calls,
     failed: options.jobs - stats.deleted,
     workerCpuMsPerDeletion: (cpu.user + cpu.system) / 1000 / Math.max(1, deleted),
+    handlerCpuMsPerDeletion: handlerCpuMs / Math.max(1, deleted),
     msPerBatch: batchMs / Math.max(1, batches),
     batches,
   };

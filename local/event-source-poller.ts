@@ -29,6 +29,11 @@ export interface PollerOptions {
     failures: number;
     crashed: boolean;
     durationMs: number;
+    /**
+     * This process's CPU time over the invocation, ms: the handler's alone when the poller runs
+     * one invocation at a time (`maxConcurrency: 1`), as a Lambda container does.
+     */
+    cpuMs: number;
   }) => void;
 }
 
@@ -139,6 +144,7 @@ export class EventSourcePoller {
   async #invoke(messages: Message[]): Promise<void> {
     const { handler, functionTimeoutMs, queueArn } = this.#options;
     const started = Date.now();
+    const cpuAtStart = process.cpuUsage();
     const deadline = started + functionTimeoutMs;
     this.#inFlight += 1;
     let failedIds: Set<string> | undefined;
@@ -157,6 +163,7 @@ export class EventSourcePoller {
       timer.abort();
       this.#inFlight -= 1;
     }
+    const cpu = process.cpuUsage(cpuAtStart);
     if (this.#crashed) return;
     const settled = failedIds
       ? messages.filter((message) => !failedIds.has(message.MessageId ?? ""))
@@ -167,6 +174,7 @@ export class EventSourcePoller {
       failures: messages.length - settled.length,
       crashed: failedIds === undefined,
       durationMs: Date.now() - started,
+      cpuMs: (cpu.user + cpu.system) / 1000,
     });
   }
 }

@@ -122,7 +122,9 @@ export class SandboxHighLevelApi {
         }
       });
     });
-    this.#server.keepAliveTimeout = 1_000;
+    // Node's default. HighLevel, behind its CDN, keeps idle connections far longer; a 1 s
+    // timeout made every batch of a container open its connections again.
+    this.#server.keepAliveTimeout = 5_000;
   }
 
   /** Starts listening on 127.0.0.1 (port 0: any free port) and returns the base URL. */

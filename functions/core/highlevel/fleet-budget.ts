@@ -40,8 +40,11 @@ const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
 const MAX_TABLE_TRIES = 4;
 /** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
 const BOOKED_MEMORY_MS = 2_000;
-/** The most slots one write books, for calls this container expects (`expect`). */
-const MAX_SLOTS_PER_TAKE = 10;
+/**
+ * How many slots one write books for the calls this container expects (`expect`): about a
+ * second of the budget, at least ten and at most a hundred.
+ */
+const SLOTS_PER_TAKE = { spanMs: 1_000, min: 10, max: 100 } as const;
 /** How long an expectation holds: a batch's calls are asked for well within it. */
 const EXPECTATION_MS = 30_000;
 
@@ -94,8 +97,8 @@ type Take =
  * `max − reserve` calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
  * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
  * correct under any number of writers; a permit usually costs one write. When the container
- * expects several calls for a location (`expect`: a batch's jobs), one write books up to ten
- * consecutive slots and the container's lanes use them in turn.
+ * expects several calls for a location (`expect`: a batch's jobs), one write books up to a second of
+ * consecutive slots and the container's jobs use them in turn.
  *
  * If the table cannot be reached, this container paces alone (`fallback`) for a minute and
  * says so once; no job fails because the table is down.
@@ -225,7 +228,7 @@ export class FleetBudget implements Pacer {
 
   /**
    * `calls` permits for `locationId` will be asked for soon (a batch's jobs): the next write for
-   * it books that many slots at once (up to ten), so that a batch costs a write per location
+   * it books that many slots at once (about a second of the budget, 10 to 100), so that a batch costs a write per location
    * rather than per job. Slots nobody uses are simply lost; the table stays correct.
    */
   expect(locationId: string, calls: number): void {
@@ -275,7 +278,12 @@ export class FleetBudget implements Pacer {
   #slotsWanted(key: string): number {
     const expected = this.#expected.get(locationOf(key));
     if (!expected || expected.until <= Date.now()) return 1;
-    return Math.max(1, Math.min(MAX_SLOTS_PER_TAKE, expected.calls));
+    const known = this.#known.get(key);
+    const perTake = Math.min(
+      SLOTS_PER_TAKE.max,
+      Math.max(SLOTS_PER_TAKE.min, Math.floor(SLOTS_PER_TAKE.spanMs / (known?.spacingMs ?? 1_000))),
+    );
+    return Math.max(1, Math.min(perTake, expected.calls));
   }
 
   /** `slots` of the location's expected calls are booked (or will not be made). */
