@@ -68,7 +68,7 @@ describe("decideDisposition", () => {
     });
   });
 
-  it("hands back a job waiting for its location's budget, later on each receive, and defers it on its last", () => {
+  it("hands back a job waiting for its location's budget until just before its turn, and defers it on its last", () => {
     const waiting: Verdict = {
       kind: "throttled",
       budgetWait: true,
@@ -78,12 +78,11 @@ describe("decideDisposition", () => {
     };
     expect(decideDisposition(waiting, firstDelivery)).toEqual({
       action: "hand-back",
-      visibilitySeconds: 2,
+      visibilitySeconds: 1,
     });
-    expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 3 })).toEqual({
-      action: "hand-back",
-      visibilitySeconds: 6,
-    });
+    expect(
+      decideDisposition({ ...waiting, retryAfterMs: 7_900 }, { ...firstDelivery, receiveCount: 3 }),
+    ).toEqual({ action: "hand-back", visibilitySeconds: 7 });
     // Never "exhausted": on its last receive it goes back to the queue as a deferral.
     expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 5 })).toEqual({
       action: "defer",
