@@ -64,6 +64,17 @@ async function start(
   return { ...h, bookAhead };
 }
 
+/** `count` jobs of one location. */
+async function sendJobs(h: WorkerHarness, locationId: string, count: number) {
+  for (let i = 0; i < count; i++)
+    await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
+}
+
+/** One job in each of `count` locations named `<prefix><n>`. */
+async function sendOneEach(h: WorkerHarness, prefix: string, count: number) {
+  for (let i = 0; i < count; i++) await sendJobs(h, `${prefix}${i}`, 1);
+}
+
 const deletesTo = (calls: SandboxCall[], pick: (locationId: string) => boolean) =>
   calls.filter((call) => call.method === "DELETE" && pick(call.locationId ?? ""));
 
@@ -87,12 +98,8 @@ describe("dispatch: waiting for a slot holds no lane", () => {
     // Booked 400 ms ahead: past the free jobs, short of the tail release (500 ms).
     await h.bookAhead("locBooked", 400, 100);
     // Batch order puts the booked location first; with one lane per job it would hold the lane.
-    for (let i = 0; i < 2; i++)
-      await h.send(h.job("locBooked", h.sandbox.addUpload("locBooked")._id));
-    for (let i = 0; i < 4; i++) {
-      const locationId = `locFree${i}`;
-      await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
-    }
+    await sendJobs(h, "locBooked", 2);
+    await sendOneEach(h, "locFree", 4);
 
     const { response } = await h.deliver();
 
@@ -114,12 +121,8 @@ describe("dispatch: waiting for a slot holds no lane", () => {
     });
     // Booked a little past when the others are done: they wait, but not long enough to be released.
     await h.bookAhead("locBooked", 900, 100);
-    for (let i = 0; i < 6; i++)
-      await h.send(h.job("locBooked", h.sandbox.addUpload("locBooked")._id));
-    for (let i = 0; i < 24; i++) {
-      const locationId = `locFree${i}`;
-      await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
-    }
+    await sendJobs(h, "locBooked", 6);
+    await sendOneEach(h, "locFree", 24);
 
     const { messages, response } = await h.deliver(60_000, { batchSize: 30 });
 
@@ -136,10 +139,7 @@ describe("dispatch: waiting for a slot holds no lane", () => {
 
   it("finishes a batch spread over many locations in about one answer time", async () => {
     const h = await start({ latencyMs: 300, env: { WORKER_CONCURRENCY: "50" } });
-    for (let i = 0; i < 20; i++) {
-      const locationId = `loc${i}`;
-      await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
-    }
+    await sendOneEach(h, "loc", 20);
 
     const started = Date.now();
     const { messages, response } = await h.deliver(60_000, { batchSize: 20 });
@@ -167,11 +167,8 @@ describe("dispatch: waiting for a slot holds no lane", () => {
     await h.send(h.job("locHot", h.sandbox.addUpload("locHot")._id));
     await h.deliver(60_000, { visibilitySeconds: 30 });
     settled.length = 0;
-    for (let i = 0; i < 12; i++) await h.send(h.job("locHot", h.sandbox.addUpload("locHot")._id));
-    for (let i = 0; i < 3; i++) {
-      const locationId = `locCold${i}`;
-      await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
-    }
+    await sendJobs(h, "locHot", 12);
+    await sendOneEach(h, "locCold", 3);
 
     const started = Date.now();
     const { messages, response } = await h.deliver(60_000, { batchSize: 15 });
@@ -215,10 +212,7 @@ describe("dispatch: waiting for a slot holds no lane", () => {
     });
     await h.bookAhead("locFar", 3_000, 200);
     await h.send(h.job("locFar", h.sandbox.addUpload("locFar")._id));
-    for (let i = 0; i < 3; i++) {
-      const locationId = `locNear${i}`;
-      await h.send(h.job(locationId, h.sandbox.addUpload(locationId)._id));
-    }
+    await sendOneEach(h, "locNear", 3);
 
     const started = Date.now();
     const { response } = await h.deliver(60_000, { visibilitySeconds: 30 });
@@ -244,7 +238,7 @@ describe("dispatch: waiting for a slot holds no lane", () => {
       env: { BUDGET_WAIT_MS: "60000" },
       onSettled: (result) => settled.push(result),
     });
-    for (let i = 0; i < 30; i++) await h.send(h.job("locA", h.sandbox.addUpload("locA")._id));
+    await sendJobs(h, "locA", 30);
 
     const started = Date.now();
     const { messages, response } = await h.deliver(3_000, { batchSize: 30 });
