@@ -83,7 +83,11 @@ describe("decideDisposition", () => {
     expect(
       decideDisposition({ ...waiting, retryAfterMs: 7_900 }, { ...firstDelivery, receiveCount: 3 }),
     ).toEqual({ action: "hand-back", visibilitySeconds: 7 });
-    // Never "exhausted": on its last receive it goes back to the queue as a deferral.
+    // Never "exhausted": from its second-to-last receive on it goes back to the queue as a
+    // deferral (a fresh message), keeping two receives for real tries.
+    expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 4 })).toMatchObject({
+      action: "defer",
+    });
     expect(decideDisposition(waiting, { ...firstDelivery, receiveCount: 5 })).toEqual({
       action: "defer",
       delaySeconds: 2,

@@ -119,7 +119,10 @@ export function decideDisposition(verdict: Verdict, facts: DeliveryFacts): Dispo
         attempts: verdict.attempts,
       };
     case "throttled":
-      if (verdict.budgetWait && facts.receiveCount < facts.maxReceiveCount) {
+      // Each hand-back spends a receive, and SQS dead-letters a message by its receives: from
+      // its second-to-last receive on, a budget wait is deferred instead (a fresh message), so
+      // that at least two receives stay for real tries and budget waits never end as exhausted.
+      if (verdict.budgetWait && facts.receiveCount < facts.maxReceiveCount - 1) {
         // The invocation is not held open by one location: the job comes back just before its
         // turn (whole seconds, rounded down, so that it is received in time to book its slot).
         // Growing the wait per receive was measured and dropped: a hot location's jobs came
