@@ -1,5 +1,10 @@
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { beforeDeadline, raceTimeout, sleepUnlessReleased } from "../deadline.ts";
+import { raceTimeout, sleepUnlessReleased } from "../deadline.ts";
+import { BudgetTable, budgetSchedule, num } from "./budget-table.ts";
+import { type KnownBudget, type Take, takeSlots } from "./slot-booking.ts";
+
+export { budgetItemKey, budgetSchedule } from "./budget-table.ts";
+
 import {
   type BudgetCapacity,
   DOCUMENTED_BURST,
@@ -11,35 +16,11 @@ import {
   type RatePacer,
 } from "./rate-pacer.ts";
 
-/** The share of each window the fleet leaves unspent (at least one call): the room for late calls. */
-const RESERVE_SHARE = 0.02;
-
-/**
- * How a budget of `max` calls per `intervalMs` is spent: one slot every `spacingMs`, leaving
- * 2% of the window (at least one call) unspent; a call may be made up to `slackMs` after its
- * slot, since the calls that lateness can add to one window are no more than that reserve.
- *
- * @example
- * budgetSchedule(50, 2_000) // { spacingMs: ≈40.8, slackMs: ≈40.8 }: 49 calls a window
- */
-export function budgetSchedule(max: number, intervalMs: number) {
-  const reserve = max > 1 ? Math.max(1, Math.ceil(max * RESERVE_SHARE)) : 0;
-  // A hair over interval / calls, so that the calls' slots never all fit in one interval.
-  const spacingMs = (intervalMs / (max - reserve)) * 1.0001;
-  // A one-call budget has no room for lateness; half a spacing keeps it usable at all.
-  return { spacingMs, slackMs: spacingMs * Math.max(reserve, 0.5) };
-}
-
 /** Until an answer tells HighLevel's real limit: its documented one. */
 const DEFAULT_SCHEDULE = budgetSchedule(DOCUMENTED_BURST.max, DOCUMENTED_BURST.intervalMs);
 const DAILY_PAUSE_MS = 15 * 60_000;
 /** How long a container paces alone after the table failed, before it tries the table again. */
 const FALLBACK_MS = 60_000;
-/** Budget items outlive any window by far; TTL removes those of locations no longer worked. */
-const ITEM_LIFETIME_SECONDS = 2 * 24 * 3600;
-const MAX_TABLE_TRIES = 4;
-/** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
-const BOOKED_MEMORY_MS = 2_000;
 /**
  * How many slots one write books for the calls this container expects (`expect`): about a
  * second of the budget, at least ten and at most a hundred.
@@ -57,35 +38,6 @@ export interface FleetBudgetOptions {
   /** Told once per container when the table fails and pacing falls back to the container. */
   onFallback?: (error: unknown) => void;
 }
-
-/** What this container last learnt of one budget key; the table is the truth. */
-interface KnownBudget {
-  spacingMs: number;
-  /** How late after its slot a call may still go. */
-  slackMs: number;
-  /** The spacing the table was last seen to hold (so a learnt spacing is written once). */
-  tableSpacingMs: number | undefined;
-  /** The table's next free slot when last seen (epoch ms). */
-  nextSlot: number | undefined;
-  /** When the table last showed slots booked ahead of now: other containers are likely busy. */
-  sawBookedAt: number;
-  dailyBlockedUntil: number;
-  /** Slots booked in one write with the first, for this container's next calls (ascending). */
-  banked: number[];
-  /** The write booking slots for this key, while one is under way: other lanes wait for it. */
-  taking: Promise<unknown> | undefined;
-  /**
-   * While neither HighLevel's headers nor the table have told this budget's spacing: the first
-   * call's answer, which the container's other calls for the key wait for ("arrived" once one came).
-   */
-  firstAnswer: { arrived: Promise<void>; arrive: () => void } | undefined | "arrived";
-}
-
-type Take =
-  | { kind: "slot"; slots: number[] }
-  | { kind: "busy"; until: number }
-  | { kind: "daily"; until: number }
-  | { kind: "idle" };
 
 /**
  * One rate budget per location and token for the whole fleet, kept in the coordination table
@@ -116,11 +68,16 @@ export class FleetBudget implements Pacer {
   #fallbackUntil = 0;
   #fallbackAnnounced = false;
   readonly waits = { count: 0, totalMs: 0 };
-  /** Table requests made, for the cost model and the benchmark. */
-  readonly requests = { writes: 0, reads: 0, conflicts: 0, staleSlots: 0 };
+  readonly #table: BudgetTable;
 
   constructor(options: FleetBudgetOptions) {
     this.#options = options;
+    this.#table = new BudgetTable(options.client, options.tableName);
+  }
+
+  /** Table requests made, and slots given up as stale, for the cost model and the benchmark. */
+  get requests() {
+    return this.#table.requests;
   }
 
   /** True while the table is out of reach and this container paces alone. */
@@ -180,7 +137,14 @@ export class FleetBudget implements Pacer {
         }
         let take: Take;
         try {
-          const taking = this.#take(key, known, latest, deadline, this.#slotsWanted(key));
+          const taking = takeSlots(
+            this.#table,
+            key,
+            known,
+            latest,
+            deadline,
+            this.#slotsWanted(key),
+          );
           known.taking = taking.catch(() => undefined);
           take = await taking;
         } catch (error) {
@@ -349,171 +313,6 @@ export class FleetBudget implements Pacer {
     await Promise.allSettled([...this.#pendingWrites]);
   }
 
-  async #take(
-    key: string,
-    known: KnownBudget,
-    latest: number,
-    deadline: number,
-    wanted: number,
-  ): Promise<Take> {
-    let slots = wanted;
-    for (let tries = 0; tries < MAX_TABLE_TRIES; tries++) {
-      const now = Date.now();
-      // A slot at most half a spacing old may still be used; an older one means the budget idled.
-      const floor = now - known.spacingMs / 2;
-      if (latest < now) {
-        // Our patience ran out while retrying (stale slots, conflicts): come back later.
-        return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
-      }
-      // Every slot booked must fall within this caller's horizon; and until HighLevel's headers
-      // have told the budget's real spacing, slots are booked one by one.
-      slots =
-        known.tableSpacingMs === undefined
-          ? 1
-          : Math.max(1, Math.min(slots, Math.floor((latest - now) / known.spacingMs) + 1));
-      // Guessing wrong costs a failed write and a read. A stale view of a budget that was booked
-      // ahead lately most likely means other containers kept booking it: guess busy then.
-      const recentlyBooked = now - known.sawBookedAt < BOOKED_MEMORY_MS;
-      const idle = known.nextSlot === undefined || (known.nextSlot < floor && !recentlyBooked);
-      const spacing = known.spacingMs;
-      const span = slots * spacing;
-      // DynamoDB refuses values an expression does not use: each path names only its own.
-      const values: Record<string, AttributeValue> = {
-        ":now": num(now),
-        ":floor": num(floor),
-        ":spacing": num(spacing),
-      };
-      const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
-      // Several slots are booked at this container's spacing: only if the table's is no wider.
-      const spacingHolds = slots > 1 ? " AND spacing <= :spacing" : "";
-      const taken = idle
-        ? // Nobody has called lately: the first slot is now, the next ones a spacing apart.
-          await this.#update(
-            key,
-            slots > 1
-              ? "SET tat = :now + :span, #ttl = :ttl"
-              : "SET tat = if_not_exists(spacing, :spacing) + :now, #ttl = :ttl",
-            slots > 1 ? { ...values, ":span": num(span) } : values,
-            `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}${spacingHolds}`,
-            deadline,
-          )
-        : await this.#update(
-            key,
-            // One slot: the table's spacing wins over what this container knows (others may have
-            // learnt it). Several: this container's, which the condition checks is no narrower.
-            slots > 1
-              ? "SET tat = tat + :span, #ttl = :ttl"
-              : "SET tat = tat + if_not_exists(spacing, :spacing), #ttl = :ttl",
-            {
-              ...values,
-              ...(slots > 1 && { ":span": num(span) }),
-              ":lastStart": num(latest - (slots - 1) * spacing),
-            },
-            `tat BETWEEN :floor AND :lastStart AND ${notDaily}${spacingHolds}`,
-            deadline,
-          );
-      if (taken.ok) {
-        const nextSlot = readNumber(taken.item.tat) ?? now + span;
-        this.#learn(known, taken.item);
-        known.nextSlot = nextSlot;
-        if (nextSlot > now + known.spacingMs) known.sawBookedAt = now;
-        if (slots === 1) return { kind: "slot", slots: [idle ? now : nextSlot - known.spacingMs] };
-        const first = idle ? now : nextSlot - span;
-        return {
-          kind: "slot",
-          slots: Array.from({ length: slots }, (_, n) => first + n * spacing),
-        };
-      }
-      // The condition failed: learn what the table holds (DynamoDB returns it with the failure;
-      // an embedded table may not) and decide again.
-      const current = taken.item ?? (await this.#read(key, deadline));
-      this.#learn(known, current);
-      known.nextSlot = readNumber(current?.tat);
-      // What the table showed is now the view: booked ahead, or idle (then guess idle next).
-      known.sawBookedAt = known.nextSlot !== undefined && known.nextSlot > now ? now : 0;
-      if (known.dailyBlockedUntil > now) return { kind: "daily", until: known.dailyBlockedUntil };
-      if (known.nextSlot !== undefined && known.nextSlot > latest) {
-        return { kind: "busy", until: known.nextSlot };
-      }
-      if (known.nextSlot !== undefined) {
-        // Book only the slots that still fit before `latest` from where the table stands.
-        const from = Math.max(known.nextSlot, now);
-        slots = Math.max(1, Math.min(slots, Math.floor((latest - from) / known.spacingMs) + 1));
-      }
-    }
-    return { kind: "idle" };
-  }
-
-  #learn(known: KnownBudget, item: Record<string, AttributeValue> | undefined): void {
-    const spacing = readNumber(item?.spacing);
-    if (spacing !== undefined && spacing > 0) {
-      known.spacingMs = spacing;
-      known.tableSpacingMs = spacing;
-      known.slackMs = readNumber(item?.slack) ?? spacing;
-    }
-    known.dailyBlockedUntil = readNumber(item?.dailyUntil) ?? known.dailyBlockedUntil;
-  }
-
-  /** A conditional update: the item after it, or as it stood when the condition failed. */
-  async #update(
-    key: string,
-    expression: string,
-    values: Record<string, AttributeValue>,
-    condition: string | undefined,
-    deadline: number,
-  ): Promise<
-    | { ok: true; item: Record<string, AttributeValue> }
-    | { ok: false; item: Record<string, AttributeValue> | undefined }
-  > {
-    const { UpdateItemCommand } = await import("@aws-sdk/client-dynamodb");
-    const client = await this.#options.client();
-    this.requests.writes += 1;
-    try {
-      const answer = await beforeDeadline(deadline, "taking a rate permit", (abortSignal) =>
-        client.send(
-          new UpdateItemCommand({
-            TableName: this.#options.tableName,
-            Key: { pk: { S: budgetItemKey(key) } },
-            UpdateExpression: expression,
-            ...(condition && { ConditionExpression: condition }),
-            ExpressionAttributeNames: { "#ttl": "ttl" },
-            ExpressionAttributeValues: {
-              ...values,
-              ":ttl": num(Math.floor(Date.now() / 1000) + ITEM_LIFETIME_SECONDS),
-            },
-            ReturnValues: "ALL_NEW",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-          { abortSignal },
-        ),
-      );
-      return { ok: true, item: answer.Attributes ?? {} };
-    } catch (error) {
-      if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
-        this.requests.conflicts += 1;
-        return { ok: false, item: (error as { Item?: Record<string, AttributeValue> }).Item };
-      }
-      throw error;
-    }
-  }
-
-  async #read(key: string, deadline: number): Promise<Record<string, AttributeValue> | undefined> {
-    const { GetItemCommand } = await import("@aws-sdk/client-dynamodb");
-    const client = await this.#options.client();
-    this.requests.reads += 1;
-    const answer = await beforeDeadline(deadline, "reading a rate budget", (abortSignal) =>
-      client.send(
-        new GetItemCommand({
-          TableName: this.#options.tableName,
-          Key: { pk: { S: budgetItemKey(key) } },
-          ConsistentRead: true,
-        }),
-        { abortSignal },
-      ),
-    );
-    return answer.Item;
-  }
-
   /** A write `observe` starts without waiting for it; its failure only switches to the fallback. */
   #write(
     key: string,
@@ -521,7 +320,8 @@ export class FleetBudget implements Pacer {
     values: Record<string, AttributeValue>,
     condition?: string,
   ): void {
-    const write = this.#update(key, expression, values, condition, Date.now() + 5_000)
+    const write = this.#table
+      .update(key, expression, values, condition, Date.now() + 5_000)
       .catch((error) => this.#fallBack(error))
       .finally(() => this.#pendingWrites.delete(write));
     this.#pendingWrites.add(write);
@@ -558,18 +358,4 @@ export class FleetBudget implements Pacer {
 function locationOf(key: string): string {
   const colon = key.lastIndexOf(":");
   return colon === -1 ? key : key.slice(0, colon);
-}
-
-/** The coordination table's key for a budget key (`<locationId>:<fingerprint>`). */
-export function budgetItemKey(key: string): string {
-  return `budget#${key.replace(":", "#")}`;
-}
-
-function num(value: number): AttributeValue {
-  return { N: String(Math.round(value * 1000) / 1000) };
-}
-
-function readNumber(value: AttributeValue | undefined): number | undefined {
-  const parsed = value?.N === undefined ? Number.NaN : Number(value.N);
-  return Number.isFinite(parsed) ? parsed : undefined;
 }
