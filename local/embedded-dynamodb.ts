@@ -9,24 +9,42 @@ export const LOCAL_COORDINATION_TABLE = "ghl-csv-purge-coordination";
  * serves SQS: local runs, tests and benchmarks share rate budgets across processes with no setup.
  * dynalite is loaded only here, so nothing deployed carries it.
  */
-export async function startEmbeddedDynamoDb(options: { tableName?: string } = {}) {
+export async function startEmbeddedDynamoDb(
+  options: {
+    tableName?: string;
+    /** Keep the table on disk here (a local run's data dir; a restart finds it again). */
+    path?: string;
+    /** Listen on this port (a restart keeps its endpoint); default any free one. */
+    port?: number;
+  } = {},
+) {
   const { default: dynalite } = await import("dynalite");
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path && { path: options.path }),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = createLocalDynamoDbClient(endpoint);
   const tableName = options.tableName ?? LOCAL_COORDINATION_TABLE;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
-      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
-    }),
-  );
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+      }),
+    );
+  } catch (error) {
+    // Kept on disk by an earlier run: the table is there already.
+    if ((error as { name?: string }).name !== "ResourceInUseException") throw error;
+  }
   return {
     endpoint,
     client,

@@ -1,3 +1,4 @@
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -80,6 +81,7 @@ export async function startEmbeddedSqs(options: { dataDir?: string } = {}) {
     client,
     server,
     createPipelineQueues,
+    createReportBucket: (name = LOCAL_REPORT_BUCKET) => createReportBucket(endpoint, name),
     stop: async () => {
       client.destroy();
       await server.stop();
@@ -88,6 +90,33 @@ export async function startEmbeddedSqs(options: { dataDir?: string } = {}) {
 }
 
 export type EmbeddedSqs = Awaited<ReturnType<typeof startEmbeddedSqs>>;
+
+/** The report bucket's name in local runs (fauxqs serves S3 on the same endpoint as SQS). */
+export const LOCAL_REPORT_BUCKET = "ghl-csv-purge-reports";
+
+/** An S3 client for fauxqs: dummy credentials, path-style URLs (its bucket hosts do not resolve). */
+export function createLocalS3Client(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+}
+
+/** Creates the local report bucket, or finds it (a data dir keeps it between runs). */
+export async function createReportBucket(endpoint: string, name: string): Promise<string> {
+  const s3 = createLocalS3Client(endpoint);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    const code = (error as { name?: string }).name ?? "";
+    if (!/BucketAlreadyOwnedByYou|BucketAlreadyExists/.test(code)) throw error;
+  } finally {
+    s3.destroy();
+  }
+  return name;
+}
 
 /** An SQS client for a local endpoint (fauxqs), with dummy credentials. */
 export function createLocalSqsClient(endpoint: string): SQSClient {

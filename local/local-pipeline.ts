@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { WorkerLog } from "../functions/core/worker/deletion-worker.ts";
 import { createPacer } from "../functions/core/worker/worker-runtime.ts";
@@ -5,6 +6,7 @@ import { createDeleteCsvHandler } from "../functions/delete-csv/create-handler.t
 import { localVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { createLocalDynamoDbClient, startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import {
+  createLocalS3Client,
   createLocalSqsClient,
   type EmbeddedSqs,
   type PipelineQueues,
@@ -37,6 +39,8 @@ export interface LocalPipelineOptions {
     queues: PipelineQueues;
     /** A coordination table already running (one per fleet: every worker process shares it). */
     coordination?: { endpoint: string; tableName: string };
+    /** The report bucket on the SQS endpoint (fauxqs serves S3 too); none → no results written. */
+    reportBucket?: string;
   };
   /** Pace with this process's memory alone instead of the coordination table (comparisons). */
   perContainerPacing?: boolean;
@@ -76,7 +80,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   const embeddedTable =
     options.perContainerPacing || options.external?.coordination
       ? undefined
-      : await startEmbeddedDynamoDb();
+      : await startEmbeddedDynamoDb(
+          options.dataDir ? { path: join(options.dataDir, "coordination") } : {},
+        );
+  const reportBucket = options.external
+    ? options.external.reportBucket
+    : await (sqs as EmbeddedSqs).createReportBucket();
+  const s3 = reportBucket ? createLocalS3Client(sqs.endpoint) : undefined;
   const coordination = options.perContainerPacing
     ? undefined
     : (options.external?.coordination ?? embeddedTable);
@@ -111,11 +121,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         COORDINATION_TABLE: coordination.tableName,
         AWS_ENDPOINT_URL_DYNAMODB: coordination.endpoint,
       }),
+      ...(reportBucket && { REPORT_BUCKET: reportBucket, AWS_ENDPOINT_URL_S3: sqs.endpoint }),
       ...options.workerEnv,
     },
     {
       sqs: sqs.client,
       pacer,
+      ...(dynamoDb && { dynamoDb: async () => dynamoDb }),
+      ...(s3 && { s3: async () => s3 }),
       onSettled: tally.record,
       stopping: stopping.signal,
       ...(tokenFile && { tokens: tokenFile.tokens }),
@@ -199,6 +212,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   return {
     sqs,
     queues,
+    /** Where run records and results are: for `runs`, `report` and the library's readers. */
+    runs: {
+      ...(coordination && { coordination }),
+      ...(reportBucket && { reportBucket }),
+      dynamoDb,
+      s3,
+    },
     tally,
     pacer,
     handler,
@@ -212,6 +232,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       await tokenFile?.stop();
       await sqs.stop();
       dynamoDb?.destroy();
+      s3?.destroy();
       await embeddedTable?.stop();
     },
   };

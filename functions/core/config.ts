@@ -26,6 +26,11 @@ export interface WorkerConfig extends PlannerConfig {
    * handed back to the queue (fairness across locations, and no invocation held open by one).
    */
   budgetWaitMs: number;
+  /** Where each invocation writes its settled jobs' results (`runs/<runId>/results/`); none → no results. */
+  reportBucket: string | undefined;
+  s3Endpoint: string | undefined;
+  /** How long run records are kept (their TTL), as the bucket's lifecycle keeps results. */
+  reportRetentionDays: number;
 }
 
 export const WORKER_DEFAULTS = {
@@ -37,6 +42,7 @@ export const WORKER_DEFAULTS = {
   workerConcurrency: 100,
   maxDeferrals: 100,
   budgetWaitMs: 10_000,
+  reportRetentionDays: 90,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -61,7 +67,24 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ),
     maxDeferrals: integer(env, "MAX_DEFERRALS", WORKER_DEFAULTS.maxDeferrals, 0, 10_000),
     budgetWaitMs: integer(env, "BUDGET_WAIT_MS", WORKER_DEFAULTS.budgetWaitMs, 0, 60_000),
+    reportBucket: bucketName(env, "REPORT_BUCKET"),
+    s3Endpoint: text(env, "AWS_ENDPOINT_URL_S3") && url(env, "AWS_ENDPOINT_URL_S3"),
+    reportRetentionDays: integer(
+      env,
+      "REPORT_RETENTION_DAYS",
+      WORKER_DEFAULTS.reportRetentionDays,
+      1,
+      3650,
+    ),
   };
+}
+
+function bucketName(env: Env, name: string): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value)) {
+    throw new ConfigError(name, `must be an S3 bucket name (3–63 of a-z 0-9 . -), got "${value}"`);
+  }
+  return value;
 }
 
 function tokenSetting(env: Env): TokenSetting {

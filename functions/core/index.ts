@@ -22,3 +22,14 @@ export {
   sendDeletionJobs,
 } from "./producers/enqueue.ts";
 export { type PurgePolicy, parsePurgePolicy } from "./producers/purge-policy.ts";
+export type { ResultLine } from "./runs/result-line.ts";
+export type { RunCounts, RunState } from "./runs/run-record.ts";
+export type { ReportSummary } from "./runs/run-report.ts";
+export {
+  type CoordinationTableRef,
+  getRun,
+  listRuns,
+  type ReportBucketRef,
+  type RunView,
+  readRunReport,
+} from "./runs/runs-api.ts";

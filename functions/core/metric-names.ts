@@ -18,6 +18,10 @@ export const METRIC = {
   highLevelCalls: "HighLevelCalls",
   highLevelThrottled: "HighLevelThrottled",
   highLevelRetries: "HighLevelRetries",
+  /** Result lines a write could not store (counted in the run's `resultsMissing` when given up). */
+  resultsMissing: "ResultsMissing",
+  /** Result lines or run counts kept for the next batch's write after a failed one. */
+  runRecordsHeld: "RunRecordsHeld",
   tokensRefreshed: "TokensRefreshed",
   tokenRefreshFailed: "TokenRefreshFailed",
 } as const;

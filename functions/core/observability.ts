@@ -1,6 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { METRIC, METRIC_NAMESPACE, METRIC_SERVICE } from "./metric-names.ts";
+import type { FlushReport } from "./runs/run-recorder.ts";
 import type { JobResult } from "./worker/deletion-worker.ts";
 
 export const SERVICE_NAME = METRIC_SERVICE;
@@ -51,6 +52,14 @@ export class BatchMetrics {
     if (status === 429) this.#add(METRIC.highLevelThrottled);
   }
 
+  /** Counts the results and run counts a batch could not write (the gap, and what waits). */
+  recordResults(flush: FlushReport): void {
+    if (flush.linesDropped) this.#add(METRIC.resultsMissing, flush.linesDropped);
+    if (flush.linesHeld + flush.countsHeld) {
+      this.#add(METRIC.runRecordsHeld, flush.linesHeld + flush.countsHeld);
+    }
+  }
+
   recordRetry(): void {
     this.#add(METRIC.highLevelRetries);
   }
@@ -67,7 +76,7 @@ export class BatchMetrics {
     this.#deadByReason.clear();
   }
 
-  #add(name: string): void {
-    this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
+  #add(name: string, count = 1): void {
+    this.#counts.set(name, (this.#counts.get(name) ?? 0) + count);
   }
 }

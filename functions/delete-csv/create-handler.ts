@@ -6,7 +6,11 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { loadWorkerConfig } from "../core/config.ts";
 import { BatchMetrics, logger, metrics } from "../core/observability.ts";
 import { createBatchSettler } from "../core/worker/deletion-worker.ts";
-import { createWorkerDeps, type RuntimeOverrides } from "../core/worker/worker-runtime.ts";
+import {
+  createRunRecorder,
+  createWorkerDeps,
+  type RuntimeOverrides,
+} from "../core/worker/worker-runtime.ts";
 import { toQueueMessage } from "./sqs-record.ts";
 
 class RedeliveryRequested extends Error {
@@ -23,7 +27,9 @@ export function createDeleteCsvHandler(
 ) {
   // One per container: Lambda runs one invocation at a time in it, and each flushes its counts.
   const counts = new BatchMetrics();
-  const deps = createWorkerDeps(loadWorkerConfig(env), {
+  const config = loadWorkerConfig(env);
+  const runs = createRunRecorder(config, { log: logger, ...overrides });
+  const deps = createWorkerDeps(config, {
     log: logger,
     onRetry: () => counts.recordRetry(),
     onAnswer: (status) => counts.recordAnswer(status),
@@ -47,6 +53,7 @@ export function createDeleteCsvHandler(
     let calls = 0;
     const handleRecord = async (record: SQSRecord) => {
       const result = await settle(toQueueMessage(record));
+      if (result.run) runs.add(record.messageId, result.run);
       outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
       calls += result.calls;
       if (result.outcome === "redelivered" || result.outcome === "handed-back") {
@@ -58,12 +65,22 @@ export function createDeleteCsvHandler(
       processInParallel: true,
       throwOnFullBatchFailure: false,
     });
+    // The results and run counts of this batch, before Lambda's answer; a failed write is
+    // kept for the next batch and never changes a job's outcome.
+    const recorded = await runs.flush(Date.now() + context.getRemainingTimeInMillis() - 100);
+    counts.recordResults(recorded);
     counts.flush();
     // One line per batch: what happened to its jobs. Failing jobs have their own WARN lines.
     logger.info("batch settled", {
       jobs: event.Records.length,
       ...outcomes,
       highLevelCalls: calls,
+      ...(recorded.runs > 0 && {
+        runs: recorded.runs,
+        resultsWritten: recorded.linesWritten,
+        ...(recorded.linesHeld && { resultsHeld: recorded.linesHeld }),
+        ...(recorded.linesDropped && { resultsDropped: recorded.linesDropped }),
+      }),
       durationMs: Date.now() - started,
     });
     return response;

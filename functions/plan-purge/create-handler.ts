@@ -5,7 +5,11 @@ import { loadPlannerConfig } from "../core/config.ts";
 import { logger } from "../core/observability.ts";
 import { type PurgePlan, planPurge } from "../core/producers/purge-planner.ts";
 import { parsePurgePolicy } from "../core/producers/purge-policy.ts";
-import { createHighLevelRuntime, type RuntimeOverrides } from "../core/worker/worker-runtime.ts";
+import {
+  createHighLevelRuntime,
+  createRunTable,
+  type RuntimeOverrides,
+} from "../core/worker/worker-runtime.ts";
 
 /** What the planner returns to the schedule (its invocation record): counts and a sample. */
 export interface PurgeResult extends Omit<PurgePlan, "deletions" | "uploads"> {
@@ -22,6 +26,7 @@ export function createPlanPurgeHandler(
 ) {
   const config = loadPlannerConfig(env);
   const runtime = createHighLevelRuntime(config, { log: logger, ...overrides });
+  const runTable = createRunTable(config, overrides);
 
   const plan = async (event: unknown, context: Context): Promise<PurgeResult> => {
     const policy = parsePurgePolicy(event);
@@ -30,6 +35,7 @@ export function createPlanPurgeHandler(
       sqs: await runtime.sqs(),
       queueUrl: config.queueUrl,
       deadline: Date.now() + context.getRemainingTimeInMillis() - 2_000,
+      ...(runTable && { runTable }),
     });
     const { deletions, uploads, ...counts } = result;
     logger.info("purge planned", { ...counts, selected: deletions.length });

@@ -147,6 +147,9 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
           new SendMessageCommand({
             QueueUrl: queueUrl,
             MessageBody: body,
+            // Kept as a move task keeps them: the worker reads `failure-reason` to count the
+            // job once in its run (its new outcome replaces the dead letter).
+            ...(message.MessageAttributes && { MessageAttributes: message.MessageAttributes }),
             ...(parsed.ok && { MessageGroupId: messageGroupOf(parsed.job) }),
           }),
         );

@@ -21,11 +21,27 @@ const optionalText = (maxLength: number) =>
     ),
   );
 
+/** A run id (DESIGN.md "Runs and reports"): safe in an S3 key and a table key. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+const runId = v.optional(
+  v.pipe(
+    v.string("must be a string"),
+    v.regex(
+      RUN_ID_PATTERN,
+      "must be 1–128 letters, digits, '_', '.' or '-', starting with a letter or digit",
+    ),
+  ),
+);
+
 /** The deletion job schema of DESIGN.md. Unknown extra fields are dropped. */
 export const DeletionJobSchema = v.object(
   {
     locationId: highLevelId,
     csvId: highLevelId,
+    runId,
+    /** Set by the stack's event rule on events without a `runId`: they count under that UTC day's run. */
+    eventTime: optionalText(40),
     reason: optionalText(256),
     requestedBy: optionalText(128),
     correlationId: optionalText(128),

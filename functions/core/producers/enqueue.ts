@@ -1,5 +1,8 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
+import { newRunId, type RunSource } from "../runs/run-id.ts";
+import { type RunTable, runTableFor } from "../runs/run-table.ts";
 import { type DeletionJob, messageGroupOf, validateDeletionJob } from "./deletion-job.ts";
 import { interleaveByLocation } from "./interleave.ts";
 import { isNonRetryableSqsError } from "./sqs-errors.ts";
@@ -29,6 +32,10 @@ export type EnqueueResult = (
 };
 
 export interface EnqueueReport {
+  /** The run the sent jobs belong to (`runs show <runId>`, `report <runId>`). */
+  runId?: string;
+  /** Set when the run's record could not be opened or closed: the jobs were sent all the same. */
+  runRecordError?: string;
   sent: number;
   invalid: number;
   failed: number;
@@ -57,6 +64,18 @@ export interface EnqueueOptions {
    * file sorted by location does not make the workers wait on one location at a time.
    */
   interleave?: boolean;
+  /** The run the jobs belong to, stamped on each job without one. Default: a new id (returned). */
+  runId?: string;
+  /** A label for the run (`--run-name`): shown by `runs`. */
+  runLabel?: string;
+  /**
+   * Record the run in this coordination table (the stack's `CoordinationTableName`): opened
+   * before sending, its total written when sending ends. Without it the jobs still carry the
+   * run id and the workers count them, but the run has no total.
+   */
+  coordinationTable?: string | { tableName: string; client: DynamoDBClient } | RunTable;
+  /** The producer named in the run's record (default `library`). */
+  runSource?: RunSource;
 }
 
 export interface IndexedJob {
@@ -101,7 +120,24 @@ export async function enqueueDeletions(
       results: [...invalid, ...skipped].sort((a, b) => a.index - b.index),
     };
   }
-  const report = await sendDeletionJobs(toAsync(valid), { ...options, total: valid.length });
+  const runId = options.runId ?? newRunId("library");
+  const table = options.coordinationTable && runTableFor(options.coordinationTable);
+  if (table) {
+    await table.openRun(runId, {
+      source: options.runSource ?? "library",
+      ...(options.runLabel && { label: options.runLabel }),
+    });
+  }
+  let report: EnqueueReport;
+  try {
+    report = await sendDeletionJobs(toAsync(valid), { ...options, runId, total: valid.length });
+  } catch (error) {
+    if (table && error instanceof EnqueueStoppedError) {
+      await closeRun(table, runId, error.report);
+    }
+    throw error;
+  }
+  if (table) await closeRun(table, runId, report);
   report.invalid = invalid.length;
   report.results = [...invalid, ...report.results].sort((a, b) => a.index - b.index);
   return report;
@@ -119,14 +155,21 @@ export async function sendDeletionJobs(
   const concurrency = options.concurrency ?? 4;
   const limit = pLimit(concurrency);
   const keep = options.keepResults ?? true;
-  const report: EnqueueReport = { sent: 0, invalid: 0, failed: 0, skipped: 0, results: [] };
+  const report: EnqueueReport = {
+    ...(options.runId && { runId: options.runId }),
+    sent: 0,
+    invalid: 0,
+    failed: 0,
+    skipped: 0,
+    results: [],
+  };
   const inFlight = new Set<Promise<void>>();
 
   const settleBatch = async (batch: IndexedJob[]) => {
     const results = await sendBatchWithRetries(
       client,
       options.queueUrl,
-      batch,
+      options.runId ? batch.map((entry) => stampRun(entry, options.runId as string)) : batch,
       options.maxRetries ?? 5,
     );
     for (const result of results) {
@@ -225,6 +268,27 @@ async function sendBatchWithRetries(
     });
   }
   return results;
+}
+
+/** The job with the producer's run id, unless it names its own. */
+function stampRun(entry: IndexedJob, runId: string): IndexedJob {
+  return entry.job.runId ? entry : { ...entry, job: { ...entry.job, runId } };
+}
+
+/** Writes the run's total; a failure is reported, not thrown: the jobs are on the queue. */
+export async function closeRun(table: RunTable, runId: string, report: EnqueueReport) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await table.closeEnqueue(runId, report.sent);
+      return;
+    } catch (error) {
+      if (attempt === 2) {
+        report.runRecordError = `the run's total was not recorded: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+      } else {
+        await backoff(attempt + 1);
+      }
+    }
+  }
 }
 
 function where(entry: IndexedJob): { index: number; line?: number } {

@@ -7,6 +7,8 @@ import {
 } from "../highlevel/csv-answer.ts";
 import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
+import { purgeRunId } from "../runs/run-id.ts";
+import type { RunTable } from "../runs/run-table.ts";
 import type { DeletionJob } from "./deletion-job.ts";
 import { type EnqueueReport, enqueueDeletions } from "./enqueue.ts";
 import type { PurgePolicy } from "./purge-policy.ts";
@@ -69,6 +71,8 @@ export interface PurgeTotals {
 }
 
 export interface PurgePlan {
+  /** The run its deletions belong to (`runs show`, `report`); a dry run names the one it would use. */
+  runId: string;
   dryRun: boolean;
   locations: LocationPlan[];
   /** Every upload old enough to be considered, with its decision. */
@@ -80,6 +84,8 @@ export interface PurgePlan {
   notEnqueued: number;
   /** Why the first of the deletions not enqueued could not be sent. */
   notEnqueuedBecause?: string;
+  /** The run's record could not be written (the jobs were enqueued all the same). */
+  runRecordError?: string;
 }
 
 export interface PurgeDeps {
@@ -93,6 +99,10 @@ export interface PurgeDeps {
   pageSize?: number;
   /** Posts read per `GET …/csv/:id` page. */
   postPageSize?: number;
+  /** The run id of the deletions; default `purge-<policy.runName or cli>-<UTC time>`. */
+  runId?: string;
+  /** Where the run is recorded (its total once enqueued); without it jobs still carry the id. */
+  runTable?: RunTable;
 }
 
 /**
@@ -113,6 +123,7 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
   const futureAfter = now + policy.scheduledPostMarginMinutes * 60_000;
   const pageSize = deps.pageSize ?? 100;
   const plan: PurgePlan = {
+    runId: deps.runId ?? purgeRunId(policy.runName ?? "cli", new Date(now)),
     dryRun: policy.dryRun,
     locations: [],
     uploads: [],
@@ -283,7 +294,11 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
     const report: EnqueueReport = await enqueueDeletions(jobs, {
       queueUrl: deps.queueUrl,
       client: deps.sqs,
+      runId: plan.runId,
+      runSource: "purge",
+      ...(deps.runTable && { coordinationTable: deps.runTable }),
     });
+    if (report.runRecordError) plan.runRecordError = report.runRecordError;
     plan.enqueued = report.sent;
     plan.notEnqueued = report.failed + report.invalid;
     const firstFailure = report.results.find(

@@ -76,6 +76,19 @@ export const PurgePolicySchema = v.object({
   /** Plan only: list and select, enqueue nothing. */
   dryRun: v.optional(v.boolean("must be true or false"), false),
   reason: v.optional(v.pipe(v.string(), v.maxLength(256)), "scheduled purge"),
+  /**
+   * Names the purge in its run id, `purge-<runName>-<UTC time>`: the stack sets the schedule's
+   * name; the CLI leaves it out (`purge-cli-…`).
+   */
+  runName: v.optional(
+    v.pipe(
+      v.string("must be a string"),
+      v.regex(
+        /^[A-Za-z0-9_.-]{1,80}$/,
+        "may contain only letters, digits, '_', '.' and '-' (at most 80)",
+      ),
+    ),
+  ),
 });
 
 export type PurgePolicy = v.InferOutput<typeof PurgePolicySchema>;

@@ -1,7 +1,12 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { clip } from "../detail.ts";
 import type { FailureReason } from "./outcome.ts";
-import { DEFERRALS_ATTRIBUTE, type MessageAttributes, type QueueMessage } from "./queue-message.ts";
+import {
+  DEFERRALS_ATTRIBUTE,
+  FAILURE_REASON_ATTRIBUTE,
+  type MessageAttributes,
+  type QueueMessage,
+} from "./queue-message.ts";
 
 export { MAX_DETAIL_BYTES as MAX_FAILURE_DETAIL_BYTES } from "../detail.ts";
 
@@ -91,6 +96,10 @@ export async function deferToSourceQueue(
       DelaySeconds: deferral.delaySeconds,
       MessageAttributes: {
         [DEFERRALS_ATTRIBUTE]: { DataType: "Number", StringValue: String(deferral.deferrals) },
+        // A redriven dead letter stays one until it settles: its run's counts depend on it.
+        ...(message.redrivenFrom && {
+          [FAILURE_REASON_ATTRIBUTE]: { DataType: "String", StringValue: message.redrivenFrom },
+        }),
       },
     }),
     { abortSignal: options.abortSignal },

@@ -10,6 +10,7 @@ import {
   messageGroupOf,
   parseDeletionJob,
 } from "../producers/deletion-job.ts";
+import type { RunEntry } from "../runs/run-recorder.ts";
 import { planBatch } from "./batch-plan.ts";
 import {
   deferToSourceQueue,
@@ -25,6 +26,7 @@ import {
 } from "./outcome.ts";
 import type { QueueMessage } from "./queue-message.ts";
 import { resolveVerdict } from "./resolve-verdict.ts";
+import { runEntry } from "./run-entry.ts";
 import { TAIL_RELEASE_MS, TailRelease } from "./tail-release.ts";
 
 /** The parts of a structured logger the worker uses; Powertools' Logger fits. */
@@ -56,6 +58,8 @@ export interface JobResult {
   tokenExpired?: boolean;
   /** Calls made to HighLevel for this message. */
   calls: number;
+  /** What the job's run records: set once the job is settled for good (or a copy of one). */
+  run?: RunEntry;
 }
 
 export interface WorkerDeps {
@@ -193,7 +197,12 @@ async function settleDuplicate(
   first: JobResult,
   answerBy: number,
 ): Promise<JobResult> {
-  const base = { messageId: message.messageId, calls: 0, duplicate: true };
+  const base = {
+    messageId: message.messageId,
+    calls: 0,
+    duplicate: true,
+    run: runEntry(message, job, undefined),
+  };
   if (first.outcome === "deleted" || first.outcome === "already-absent") {
     // The upload is gone now: the copy has nothing left to delete.
     return result(deps, { ...base, outcome: "already-absent" });
@@ -232,7 +241,11 @@ async function settle(
     case "remove":
       // The batch's INFO line counts these; one line per job only at DEBUG (logs cost per line).
       deps.log.debug(`job ${disposition.outcome}`, context, { calls });
-      return result(deps, { ...base, outcome: disposition.outcome });
+      return result(deps, {
+        ...base,
+        outcome: disposition.outcome,
+        run: runEntry(message, job, { outcome: disposition.outcome, attempts: calls }),
+      });
     case "redeliver":
       deps.log.warn("job failed transiently; SQS will deliver it again", context, {
         detail: clip(disposition.detail),
@@ -271,7 +284,18 @@ async function settle(
     status: disposition.status,
     detail: clip(disposition.detail),
   });
-  return result(deps, { ...base, outcome: "dead-lettered", reason: disposition.reason });
+  return result(deps, {
+    ...base,
+    outcome: "dead-lettered",
+    reason: disposition.reason,
+    run: runEntry(message, job, {
+      outcome: "dead-lettered",
+      reason: disposition.reason,
+      ...(disposition.status !== undefined && { status: disposition.status }),
+      detail: clip(disposition.detail),
+      attempts: disposition.attempts,
+    }),
+  });
 }
 
 /** Sends the job to the DLQ or back to its queue, by `answerBy` at the latest. */

@@ -1,4 +1,5 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
+import { FAILURE_REASONS, type FailureReason } from "./outcome.ts";
 
 /**
  * A message as the worker sees it, whoever delivered it (Lambda's event source, the local
@@ -13,16 +14,29 @@ export interface QueueMessage {
   receiveCount: number;
   /** Times the job was deferred already, from the `deferrals` attribute (0 when absent). */
   deferrals: number;
+  /**
+   * The dead letter's `failure-reason` when the message was redriven from the DLQ (move tasks
+   * keep attributes): its run counted it as that dead letter, which its new outcome replaces.
+   */
+  redrivenFrom?: FailureReason;
 }
 
 export const DEFERRALS_ATTRIBUTE = "deferrals";
+export const FAILURE_REASON_ATTRIBUTE = "failure-reason";
+
+type AttributeMap =
+  | Record<string, { StringValue?: string; stringValue?: string } | undefined>
+  | undefined;
+
+/** The reason a redriven dead letter carries, when it is one the worker gives. */
+export function readRedrivenFrom(attributes: AttributeMap): FailureReason | undefined {
+  const attribute = attributes?.[FAILURE_REASON_ATTRIBUTE];
+  const raw = attribute?.StringValue ?? attribute?.stringValue;
+  return FAILURE_REASONS.find((reason) => reason === raw);
+}
 
 /** Reads the `deferrals` count from message attributes in either SDK or Lambda-event spelling. */
-export function readDeferrals(
-  attributes:
-    | Record<string, { StringValue?: string; stringValue?: string } | undefined>
-    | undefined,
-): number {
+export function readDeferrals(attributes: AttributeMap): number {
   const attribute = attributes?.[DEFERRALS_ATTRIBUTE];
   const raw = attribute?.StringValue ?? attribute?.stringValue;
   const value = Number(raw);

@@ -1,5 +1,6 @@
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { AWS_REQUEST_TIMEOUTS } from "../aws-timeouts.ts";
 import type { PlannerConfig, WorkerConfig } from "../config.ts";
@@ -11,10 +12,16 @@ import {
   secretTokenSource,
   type TokenSource,
 } from "../highlevel/token-source.ts";
+import { createS3Client, ReportBucket } from "../runs/report-bucket.ts";
+import { RunRecorder } from "../runs/run-recorder.ts";
+import { RunTable } from "../runs/run-table.ts";
 import type { WorkerDeps, WorkerLog } from "./deletion-worker.ts";
 
 export interface RuntimeOverrides {
   sqs?: SQSClient;
+  /** The coordination table's client (local runs: the embedded table with its credentials). */
+  dynamoDb?: () => Promise<DynamoDBClient>;
+  s3?: () => Promise<S3Client>;
   secrets?: SecretsProvider;
   tokens?: TokenSource;
   pacer?: Pacer;
@@ -47,13 +54,59 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
   };
 }
 
+/**
+ * Where a container records its runs' progress: the run records in the coordination table and
+ * the results in the report bucket, each only when configured.
+ */
+export function createRunRecorder(
+  config: Pick<
+    WorkerConfig,
+    "coordinationTable" | "dynamoDbEndpoint" | "reportBucket" | "s3Endpoint" | "reportRetentionDays"
+  >,
+  overrides: Pick<RuntimeOverrides, "dynamoDb" | "s3" | "log">,
+): RunRecorder {
+  const table = createRunTable(config, overrides);
+  const bucket =
+    config.reportBucket &&
+    new ReportBucket(
+      overrides.s3 ??
+        once(() =>
+          createS3Client(config.s3Endpoint, {
+            requestHandler: AWS_REQUEST_TIMEOUTS,
+            maxAttempts: 2,
+          }),
+        ),
+      config.reportBucket,
+    );
+  return new RunRecorder({
+    ...(table && { table }),
+    ...(bucket && { bucket }),
+    log: overrides.log,
+  });
+}
+
+/** The run records of the coordination table, when there is one. */
+export function createRunTable(
+  config: Pick<PlannerConfig, "coordinationTable" | "dynamoDbEndpoint"> & {
+    reportRetentionDays?: number;
+  },
+  overrides: Pick<RuntimeOverrides, "dynamoDb"> = {},
+): RunTable | undefined {
+  if (!config.coordinationTable) return undefined;
+  return new RunTable(
+    overrides.dynamoDb ?? once(() => dynamoDbClient(config.dynamoDbEndpoint)),
+    config.coordinationTable,
+    config.reportRetentionDays,
+  );
+}
+
 /** The clients both Lambdas need: SQS, the token source and the paced HighLevel client. */
 export function createHighLevelRuntime(
   config: PlannerConfig,
   overrides: Omit<RuntimeOverrides, "log" | "onSettled"> & { log?: WorkerLog },
   clientOptions: { maxBudgetWaitMs?: number; maxInFlight?: number } = {},
 ) {
-  const pacer = overrides.pacer ?? createPacer(config, overrides.log);
+  const pacer = overrides.pacer ?? createPacer(config, overrides.log, overrides.dynamoDb);
   // The AWS SDK clients are created on first use: importing them costs ~40 ms each at cold start.
   const sqs = once(async () => {
     if (overrides.sqs) return overrides.sqs;
@@ -107,16 +160,7 @@ export function createPacer(
   return new FleetBudget({
     tableName: config.coordinationTable,
     fallback: local,
-    client:
-      dynamoDb ??
-      once(async () => {
-        const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-        return new DynamoDBClient({
-          requestHandler: AWS_REQUEST_TIMEOUTS,
-          maxAttempts: 2,
-          ...(endpoint && { endpoint }),
-        });
-      }),
+    client: dynamoDb ?? once(() => dynamoDbClient(endpoint)),
     onFallback: (error) =>
       log?.warn(
         "the coordination table cannot be reached: this container paces HighLevel calls alone for now",
@@ -125,6 +169,15 @@ export function createPacer(
             error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : "unknown",
         },
       ),
+  });
+}
+
+async function dynamoDbClient(endpoint: string | undefined): Promise<DynamoDBClient> {
+  const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+  return new DynamoDBClient({
+    requestHandler: AWS_REQUEST_TIMEOUTS,
+    maxAttempts: 2,
+    ...(endpoint && { endpoint }),
   });
 }
 
