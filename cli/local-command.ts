@@ -8,6 +8,9 @@ import { wholeNumber } from "./flags.ts";
 import { interruptOnSigint } from "./interrupt.ts";
 import { emit, progressView, table } from "./output.ts";
 
+/** Where `npm start` keeps its run (emptied each time), for `runs` and `report` afterwards. */
+const DEMO_DATA_DIR = ".ghl-csv-purge/demo";
+
 interface LocalFlags {
   live?: boolean;
   file?: string;
@@ -42,7 +45,7 @@ export function registerLocalCommand(program: Command): void {
     .option("-y, --yes", "do not ask for confirmation before deleting")
     .option(
       "--data-dir <dir>",
-      "keep the embedded queue on disk to resume an interrupted run (default for --live: .ghl-csv-purge)",
+      "keep the embedded queue, run records and results on disk (--live: to resume, default .ghl-csv-purge; the demo: emptied first, default .ghl-csv-purge/demo)",
     )
     .option(
       "--base-url <url>",
@@ -96,8 +99,10 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
   }
   const view = progressView("deleting", { json });
   const { runDemo } = await loadLocal(() => import("../local/demo.ts"));
+  const dataDir = flags.dataDir ?? DEMO_DATA_DIR;
   const report = await runDemo({
     perLocation,
+    dataDir,
     ...(functionTimeoutSeconds && { functionTimeoutSeconds }),
     signal,
     onProgress: (p) =>
@@ -121,6 +126,10 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
       `paced waits:      ${report.pacedWaits} (calls held for their slot in the location's rate budget)`,
       `HighLevel 429s:   ${report.throttled429}`,
       `sandbox agrees:   ${report.sandboxAgrees ? "yes" : "NO"}`,
+      "",
+      `run:              ${report.runId} (${report.run?.state ?? "no record"})`,
+      `its report:       npm run cli -- report ${report.runId} --data-dir ${dataDir}`,
+      `                  (npm run cli -- runs show ${report.runId} --data-dir ${dataDir})`,
     ].join("\n"),
   );
   if (report.interrupted) {

@@ -8,6 +8,8 @@ import { registerEnqueueCommand } from "./enqueue-command.ts";
 import { EXIT, InterruptedError, OperationalError, UsageError } from "./errors.ts";
 import { registerLocalCommand } from "./local-command.ts";
 import { registerPurgeCommand } from "./purge-command.ts";
+import { registerReportCommand } from "./report-command.ts";
+import { registerRunsCommands } from "./runs-command.ts";
 import { registerStatusCommand } from "./status-command.ts";
 
 /** The `ghl-csv-purge` command. Expected failures print one line; exit codes 0, 1, 2. */
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerDlqCommands(program);
   registerAuthCommands(program);
   registerStatusCommand(program);
+  registerRunsCommands(program);
+  registerReportCommand(program);
   const exitOverride = (command: Command) => {
     command.exitOverride();
     command.commands.forEach(exitOverride);

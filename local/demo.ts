@@ -1,3 +1,9 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { compactUtc } from "../functions/core/runs/run-id.ts";
+import { runProgress } from "../functions/core/runs/run-record.ts";
+import { RunTable } from "../functions/core/runs/run-table.ts";
+import type { RunView } from "../functions/core/runs/runs-api.ts";
 import { type DemoKind, seedDemo } from "./demo-scenario.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { buildRunReport, type RunReport } from "./run-report.ts";
@@ -12,6 +18,11 @@ export interface DemoOptions {
   functionTimeoutSeconds?: number;
   signal?: AbortSignal;
   onProgress?: (progress: DemoProgress) => void;
+  /**
+   * Keep the run's queue, record and results here (emptied first), so that `runs` and
+   * `report --data-dir` read them after the demo; in memory when absent.
+   */
+  dataDir?: string;
 }
 
 export interface DemoProgress {
@@ -29,6 +40,10 @@ export interface DemoProgress {
 }
 
 export interface DemoReport extends RunReport {
+  /** The demo's run: `runs show` and `report` name it. */
+  runId: string;
+  /** What the run's record says at the end (as `runs show` would). */
+  run?: RunView;
   throttled429: number;
   pacedWaits: number;
   jobsByKind: Record<DemoKind, number>;
@@ -52,17 +67,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     seed: 2026,
   });
   const baseUrl = await sandbox.start();
-  const jobs = seedDemo(sandbox, options.perLocation ?? 40);
+  const runId = `demo-${compactUtc(new Date())}-${randomBytes(2).toString("hex")}`;
+  const jobs = seedDemo(sandbox, options.perLocation ?? 40).map((job) => ({
+    ...job,
+    body: withRunId(job.body, runId),
+  }));
+  if (options.dataDir) {
+    rmSync(options.dataDir, { recursive: true, force: true });
+    mkdirSync(options.dataDir, { recursive: true });
+  }
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: baseUrl,
     token: DEMO_TOKEN,
     functionTimeoutSeconds: options.functionTimeoutSeconds ?? 2,
     workerEnv: { HIGHLEVEL_TIMEOUT_MS: "1000" },
+    ...(options.dataDir && { dataDir: options.dataDir }),
   });
+  const { coordination, dynamoDb } = pipeline.runs;
+  const runTable =
+    coordination && dynamoDb && new RunTable(async () => dynamoDb, coordination.tableName);
   const startedAt = Date.now();
   const signal = options.signal ?? new AbortController().signal;
   try {
+    await runTable?.openRun(runId, { source: "enqueue", label: "npm start demo" });
     await pipeline.sendBodies(jobs.map((job) => job.body));
+    // Its total: the bodies that carry its id ("this is not JSON" counts under `unlabelled`).
+    const inRun = jobs.filter((job) => job.body.includes(`"runId":"${runId}"`)).length;
+    await runTable?.closeEnqueue(runId, inRun);
     pipeline.poller.start();
     const drained = await pipeline.waitUntilDrained(signal, () => {
       const { tally } = pipeline;
@@ -86,9 +117,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       pendingAtStart: 0,
       deadLettersAtStart: 0,
     });
+    const record = await runTable?.getRun(runId);
     const jobsByKind = {} as Record<DemoKind, number>;
     for (const job of jobs) jobsByKind[job.kind] = (jobsByKind[job.kind] ?? 0) + 1;
     return {
+      runId,
+      ...(record && { run: { ...record, ...runProgress(record) } }),
       ...report,
       throttled429: sandbox.count(429),
       pacedWaits: pipeline.pacer.waits.count,
@@ -103,6 +137,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     await pipeline.stop();
     await sandbox.stop();
   }
+}
+
+/** The body with the run id added, when it is a JSON object (invalid bodies stay as they are). */
+function withRunId(body: string, runId: string): string {
+  try {
+    const value: unknown = JSON.parse(body);
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      return JSON.stringify({ ...value, runId });
+    }
+  } catch {
+    // not JSON: sent as is, counted under `unlabelled`
+  }
+  return body;
 }
 
 /** Every upload a valid job named is deleted now, except those HighLevel refuses to delete. */

@@ -40,6 +40,36 @@ export async function* readRunReport(
   runId: string,
   options: ReadReportOptions,
 ): AsyncGenerator<ResultLine> {
+  const { objects, latest, summary } = await findLatest(runId, options);
+  options.onSummary?.(summary);
+  for (const [objectIndex, key] of objects.entries()) {
+    let lineIndex = 0;
+    for await (const text of options.bucket.lines(key)) {
+      const line = parseResultLine(text);
+      if (!line) continue;
+      const position = objectIndex * 1_000_000 + lineIndex++;
+      if (!latest.isLatest(line, position)) continue;
+      if (options.failedOnly && line.outcome !== "dead-lettered") continue;
+      yield line;
+    }
+  }
+}
+
+/**
+ * A run's counts per job (each job once, under its latest outcome), from its results: the
+ * report's first pass alone.
+ */
+export async function summarizeRunReport(
+  runId: string,
+  options: Pick<ReadReportOptions, "bucket" | "onSkippedLine">,
+): Promise<ReportSummary> {
+  return (await findLatest(runId, options)).summary;
+}
+
+async function findLatest(
+  runId: string,
+  options: Pick<ReadReportOptions, "bucket" | "onSkippedLine">,
+) {
   const objects: string[] = [];
   for await (const key of options.bucket.keys(resultsPrefix(runId))) objects.push(key);
   const latest = new LatestByJob();
@@ -56,18 +86,7 @@ export async function* readRunReport(
       latest.offer(line, objectIndex * 1_000_000 + lineIndex++);
     }
   }
-  options.onSummary?.({ ...latest.summary(), lines, objects: objects.length });
-  for (const [objectIndex, key] of objects.entries()) {
-    let lineIndex = 0;
-    for await (const text of options.bucket.lines(key)) {
-      const line = parseResultLine(text);
-      if (!line) continue;
-      const position = objectIndex * 1_000_000 + lineIndex++;
-      if (!latest.isLatest(line, position)) continue;
-      if (options.failedOnly && line.outcome !== "dead-lettered") continue;
-      yield line;
-    }
-  }
+  return { objects, latest, summary: { ...latest.summary(), lines, objects: objects.length } };
 }
 
 /** Per job, which line is its latest: typed arrays indexed by a slot per job. */
