@@ -93,6 +93,8 @@ export function required(value: string | undefined, envName: string, flag: strin
 export interface QueueFlags {
   queueUrl?: string;
   dlqUrl?: string;
+  /** The stack's coordination table (run records), when `--stack` named one. */
+  coordinationTable?: string;
   stack?: string;
   region?: string;
   profile?: string;
@@ -118,6 +120,7 @@ export async function resolveQueueFlags(flags: QueueFlags): Promise<QueueFlags> 
     ...flags,
     queueUrl: flags.queueUrl ?? outputs.QueueUrl,
     dlqUrl: flags.dlqUrl ?? outputs.DeadLetterQueueUrl,
+    ...(outputs.CoordinationTableName && { coordinationTable: outputs.CoordinationTableName }),
   };
 }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import {
+  closeRun,
   type EnqueueReport,
   EnqueueStoppedError,
   type IndexedJob,
@@ -15,9 +16,12 @@ import {
   validJobsFrom,
 } from "../functions/core/producers/job-file.ts";
 import { Watermark } from "../functions/core/producers/watermark.ts";
+import { newRunId } from "../functions/core/runs/run-id.ts";
+import { RunTable } from "../functions/core/runs/run-table.ts";
 import {
   AWS_FLAG_HELP,
   checkQueue,
+  describeAwsError,
   explainAwsError,
   required,
   resolveQueueFlags,
@@ -27,6 +31,8 @@ import { InterruptedError, OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
 import { interruptOnSigint } from "./interrupt.ts";
 import { emit, progressView } from "./output.ts";
+import { dynamoDbClient } from "./run-stores.ts";
+import { checkedRunId } from "./runs-command.ts";
 
 interface EnqueueFlags {
   queueUrl?: string;
@@ -42,6 +48,10 @@ interface EnqueueFlags {
   concurrency: string;
   json?: boolean;
   quiet?: boolean;
+  runName?: string;
+  runId?: string;
+  table?: string;
+  coordinationTable?: string;
 }
 
 /** Skipped lines named in the text summary; `--json` lists them all. */
@@ -71,6 +81,15 @@ export function registerEnqueueCommand(program: Command): void {
     .option("--dry-run", "validate and count; send nothing")
     .option("--skip-invalid", "send the valid jobs even when some lines are invalid")
     .option("--concurrency <n>", "SendMessageBatch requests in flight", "8")
+    .option("--run-name <label>", "a label for the run (shown by `runs`)")
+    .option(
+      "--run-id <id>",
+      "add the jobs to this run instead of a new one (resuming an interrupted enqueue)",
+    )
+    .option(
+      "--table <name>",
+      "the coordination table that records runs (default: the stack's, else $COORDINATION_TABLE)",
+    )
     .option("--json", "print the summary as JSON on stdout")
     .option("--quiet", "no progress on stderr")
     .addHelpText(
@@ -81,8 +100,12 @@ Examples:
   $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge --profile prod
   $ QUEUE_URL=… ghl-csv-purge enqueue uploads.jsonl --dry-run
   $ cat jobs.jsonl | ghl-csv-purge enqueue - --json
-  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge --from-line 48211   # after Ctrl-C
+  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge --run-name "Acme cleanup"
+  $ ghl-csv-purge enqueue uploads.csv --stack GhlCsvPurge --from-line 48211 --run-id enqueue-…   # after Ctrl-C
 
+Every job carries the run's id (printed first): \`runs show <id>\` follows it, \`report <id>\`
+lists each job's outcome. With --stack (or --table, $COORDINATION_TABLE) the run is recorded
+with its total once everything is sent.
 Every line is checked before anything is sent: one invalid line stops the run (exit 1) and
 names the line, unless --skip-invalid. Files are streamed: memory stays flat for any size.
 Ctrl-C stops sending, prints what was sent and the --from-line that resumes (exit 130).
@@ -100,6 +123,11 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
       }
       const fromLine =
         flags.fromLine === undefined ? 1 : wholeNumber(flags.fromLine, "--from-line");
+      if (flags.runId) checkedRunId(flags.runId);
+      if (flags.runName !== undefined && !/^[^\p{Cc}]{1,128}$/u.test(flags.runName)) {
+        throw new UsageError("--run-name must be 1–128 printable characters");
+      }
+      const runId = flags.runId ?? newRunId("enqueue");
       const delimiter = parseDelimiter(flags.delimiter);
       const queueUrl = flags.dryRun
         ? (flags.queueUrl ?? process.env.QUEUE_URL)
@@ -141,6 +169,24 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
         }
         const client = sqsClientFor(flags, queueUrl);
         await checkQueue(client, queueUrl, flags, "the jobs queue");
+        const runTable = await openRunTable(flags);
+        if (runTable) {
+          try {
+            await runTable.table.openRun(runId, {
+              source: "enqueue",
+              ...(flags.runName && { label: flags.runName }),
+            });
+          } catch (error) {
+            throw new OperationalError(
+              `could not record run ${runId} in table ${runTable.name} (nothing was sent): ${describeAwsError(error)}`,
+            );
+          }
+        }
+        if (!json && !flags.quiet) {
+          process.stderr.write(
+            `run ${runId}${runTable ? "" : " (not recorded: no coordination table; give --stack or --table to follow it with `runs show`)"}\n`,
+          );
+        }
         const view = progressView("enqueueing", { json, quiet: Boolean(flags.quiet) });
         const interrupt = interruptOnSigint("finishing the batches in flight");
         // Every job below the watermark's index was sent: the resume point after a stop. Lines
@@ -169,6 +215,7 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
               queueUrl,
               client,
               concurrency,
+              runId,
               keepResults: "failures",
               total: check.valid,
               onResult: (result) => {
@@ -189,6 +236,8 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
           view.stop();
           interrupt.dispose();
         }
+        // What was sent is the run's, even when stopped: a resume with --run-id adds the rest.
+        if (runTable) await closeRun(runTable.table, runId, report);
         const seconds = (Date.now() - started) / 1000;
         // The first job not sent; if every job read was sent, the line after the last one read.
         const resumeLine =
@@ -198,6 +247,8 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
         const unsent = check.valid - report.sent;
         const failures = report.results.filter((r) => r.status === "failed");
         const summary = {
+          runId,
+          ...(report.runRecordError && { runRecordError: report.runRecordError }),
           queueUrl,
           valid: check.valid,
           invalid: skippedCount,
@@ -215,7 +266,7 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
         };
         const resumeHint =
           resumeLine !== undefined
-            ? ` Resume with: --from-line ${resumeLine} (jobs after it that were sent go again; a second delete is harmless).`
+            ? ` Resume with: --from-line ${resumeLine} --run-id ${runId} (jobs after it that were sent go again; a second delete is harmless).`
             : "";
         const failureText = failures.length
           ? `, ${report.failed} NOT sent (line ${failures
@@ -226,7 +277,7 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
         emit(
           json,
           summary,
-          `sent ${report.sent} of ${check.valid} job(s) in ${seconds.toFixed(1)} s (${summary.jobsPerSecond}/s)${failureText}${skippedText}`,
+          `sent ${report.sent} of ${check.valid} job(s) in ${seconds.toFixed(1)} s (${summary.jobsPerSecond}/s)${failureText}${skippedText}\nrun ${runId}: follow it with \`ghl-csv-purge runs show ${runId}${flags.stack ? ` --stack ${flags.stack}` : ""} --watch\`, then \`ghl-csv-purge report ${runId}\`${report.runRecordError ? `\nwarning: ${report.runRecordError}` : ""}`,
         );
         if (interrupt.signal.aborted) {
           throw new InterruptedError(
@@ -243,6 +294,14 @@ Exit codes: 0 all sent, 1 a failure (nothing lost: the summary says what was not
         source.cleanup();
       }
     });
+}
+
+/** The run table named by --table, the stack, or $COORDINATION_TABLE; none → runs unrecorded. */
+async function openRunTable(flags: EnqueueFlags) {
+  const name = flags.table ?? flags.coordinationTable ?? process.env.COORDINATION_TABLE?.trim();
+  if (!name) return undefined;
+  const client = await dynamoDbClient(flags);
+  return { name, table: new RunTable(async () => client, name) };
 }
 
 /** Remembers the line of each job index in flight (forgetting them once passed), for resume hints. */

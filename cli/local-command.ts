@@ -177,6 +177,8 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
     if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError("not confirmed; nothing was sent");
   }
   const enqueueView = progressView("enqueueing", { json });
+  if (!json)
+    process.stderr.write(`data dir ${dataDir}: the queue, the run's record and its results\n`);
   const drainView = progressView("deleting", { json });
   const { runLive } = await loadLocal(() => import("../local/live-run.ts"));
   const report = await runLive({
@@ -191,6 +193,9 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
       functionTimeoutSeconds: wholeNumber(flags.functionTimeout, "--function-timeout"),
     }),
     signal,
+    onRun: (runId) => {
+      if (!json) process.stderr.write(`run ${runId}\n`);
+    },
     onEnqueueProgress: (sent, total) => enqueueView.update(sent, total, {}),
     onDrainProgress: (finished, total, counts) => {
       enqueueView.stop();
@@ -214,7 +219,11 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
     );
     return;
   }
-  emit(json, report, summaryText(report));
+  emit(
+    json,
+    report,
+    `${summaryText(report)}\n\nrun:              ${report.runId}\nits report:       ghl-csv-purge report ${report.runId} --data-dir ${dataDir}`,
+  );
   if (report.interrupted) {
     throw new OperationalError(
       `stopped with ${report.remaining} job(s) still queued in ${dataDir}; run the same command again to resume`,

@@ -8,7 +8,7 @@ import {
   parseAge,
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
-import { createHighLevelRuntime } from "../functions/core/worker/worker-runtime.ts";
+import { createHighLevelRuntime, createRunTable } from "../functions/core/worker/worker-runtime.ts";
 import { AWS_FLAG_HELP, checkQueue, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
@@ -82,7 +82,8 @@ Examples:
     .action(async (flags: PurgeFlags) => {
       const json = Boolean(flags.json);
       const policy = policyFromFlags(flags);
-      const queueUrl = (await resolveQueueFlags(flags)).queueUrl ?? process.env.QUEUE_URL;
+      const resolved = await resolveQueueFlags(flags);
+      const queueUrl = resolved.queueUrl ?? process.env.QUEUE_URL;
       if (!policy.dryRun && !queueUrl) {
         throw new UsageError("--queue-url is required (or set QUEUE_URL), unless --dry-run");
       }
@@ -96,14 +97,18 @@ Examples:
         ...process.env,
         HIGHLEVEL_TOKEN_SECRET_ARN: "",
         QUEUE_URL: queueUrl ?? "http://dry-run.invalid/queue",
+        // The stack's table: the fleet's rate budgets, and the run's record.
+        ...(resolved.coordinationTable && { COORDINATION_TABLE: resolved.coordinationTable }),
         ...(flags.baseUrl && { HIGHLEVEL_BASE_URL: flags.baseUrl }),
       });
       const runtime = createHighLevelRuntime(config, { sqs });
+      const runTable = createRunTable(config);
       const plan = await planPurge(policy, {
         ...runtime,
         sqs: await runtime.sqs(),
         queueUrl: config.queueUrl,
         deadline: Date.now() + 15 * 60_000,
+        ...(runTable && { runTable }),
       });
       const perLocation = plan.locations
         .map(
@@ -118,7 +123,7 @@ Examples:
       ].join("\n");
       const text = plan.dryRun
         ? `${blastRadius(plan)}\n\n${perLocation}\n${totals}\ndry run: nothing enqueued`
-        : `${perLocation}\n${totals}\nenqueued ${plan.enqueued} deletion(s)${plan.notEnqueued ? `, ${plan.notEnqueued} NOT enqueued` : ""}`;
+        : `${perLocation}\n${totals}\nenqueued ${plan.enqueued} deletion(s)${plan.notEnqueued ? `, ${plan.notEnqueued} NOT enqueued` : ""}${plan.enqueued ? `\nrun ${plan.runId}: follow it with \`ghl-csv-purge runs show ${plan.runId} --watch\`, then \`ghl-csv-purge report ${plan.runId}\`${runTable ? "" : " (not recorded: no coordination table; give --stack or set COORDINATION_TABLE)"}` : ""}${plan.runRecordError ? `\nwarning: ${plan.runRecordError}` : ""}`;
       emit(json, plan, text);
       if (plan.notEnqueued > 0) {
         throw new OperationalError(

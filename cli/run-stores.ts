@@ -110,14 +110,14 @@ async function openLocalStores(dataDir: string): Promise<RunStores> {
 }
 
 /** Local endpoints (AWS_ENDPOINT_URL_*) get dummy credentials when none are configured. */
-function localCredentials(flags: RunStoreFlags, endpoint: string | undefined) {
+function localCredentials(flags: Pick<RunStoreFlags, "profile">, endpoint: string | undefined) {
   const hasCredentials = process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || flags.profile;
   return endpoint && !hasCredentials
     ? { credentials: { accessKeyId: "local", secretAccessKey: "local" } }
     : {};
 }
 
-function region(flags: RunStoreFlags, endpoint: string | undefined) {
+function region(flags: Pick<RunStoreFlags, "region">, endpoint: string | undefined) {
   const value =
     flags.region ||
     process.env.AWS_REGION ||
@@ -126,7 +126,9 @@ function region(flags: RunStoreFlags, endpoint: string | undefined) {
   return value ? { region: value } : {};
 }
 
-async function dynamoDbClient(flags: RunStoreFlags): Promise<DynamoDBClient> {
+export async function dynamoDbClient(
+  flags: Pick<RunStoreFlags, "region" | "profile">,
+): Promise<DynamoDBClient> {
   const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB?.trim() || undefined;
   return new DynamoDBClient({
@@ -137,7 +139,7 @@ async function dynamoDbClient(flags: RunStoreFlags): Promise<DynamoDBClient> {
   });
 }
 
-async function s3Client(flags: RunStoreFlags): Promise<S3Client> {
+async function s3Client(flags: Pick<RunStoreFlags, "region" | "profile">): Promise<S3Client> {
   const { S3Client } = await import("@aws-sdk/client-s3");
   const endpoint = process.env.AWS_ENDPOINT_URL_S3?.trim() || undefined;
   return new S3Client({

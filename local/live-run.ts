@@ -1,7 +1,10 @@
 import { mkdirSync } from "node:fs";
-import { sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
+import { basename } from "node:path";
+import { closeRun, sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
 import { checkJobFile, validJobsFrom } from "../functions/core/producers/job-file.ts";
 import { Watermark } from "../functions/core/producers/watermark.ts";
+import { newRunId } from "../functions/core/runs/run-id.ts";
+import { RunTable } from "../functions/core/runs/run-table.ts";
 import { LOCAL_LIVE_FUNCTION_TIMEOUT_SECONDS } from "../infra/settings.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { buildRunReport, type RunReport } from "./run-report.ts";
@@ -20,6 +23,8 @@ export interface LiveRunOptions {
   /** Run the file again though an earlier run in `dataDir` finished it. */
   restart?: boolean;
   signal: AbortSignal;
+  /** Told the run's id before anything is sent (a resumed run keeps its id). */
+  onRun?: (runId: string) => void;
   onEnqueueProgress?: (sent: number, total: number) => void;
   onDrainProgress?: (
     finished: number,
@@ -29,6 +34,7 @@ export interface LiveRunOptions {
 }
 
 export interface LiveReport extends RunReport {
+  runId: string;
   interrupted: boolean;
   resumed: boolean;
   /** An earlier run in the data dir finished this file; nothing was sent or deleted. */
@@ -43,6 +49,9 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
   mkdirSync(options.dataDir, { recursive: true });
   const state = loadRunState(options.dataDir, options.file, options.restart);
   const resumed = state.enqueuedThrough > 0;
+  state.runId ??= newRunId("enqueue");
+  const runId = state.runId;
+  options.onRun?.(runId);
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: options.highLevelBaseUrl,
     token: options.token,
@@ -61,12 +70,23 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
         pendingAtStart,
         deadLettersAtStart: before.deadLetters,
       });
-      return { ...report, interrupted: false, resumed: false, alreadyFinished: state.finished };
+      return {
+        runId,
+        ...report,
+        interrupted: false,
+        resumed: false,
+        alreadyFinished: state.finished,
+      };
     }
     pipeline.poller.start();
 
     let enqueued = 0;
+    const { coordination, dynamoDb } = pipeline.runs;
+    const runTable =
+      coordination && dynamoDb && new RunTable(async () => dynamoDb, coordination.tableName);
     if (!state.enqueueComplete) {
+      saveRunState(options.dataDir, state);
+      await runTable?.openRun(runId, { source: "enqueue", label: basename(options.file) });
       const watermark = new Watermark(state.enqueuedThrough);
       const resumeFrom = state.enqueuedThrough;
       const total = options.expectedJobs ?? (await checkJobFile(options.file)).valid;
@@ -76,6 +96,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
         {
           queueUrl: pipeline.queues.queueUrl,
           client: pipeline.sqs.client,
+          runId,
           // Only the watermark is kept, so a file of millions of jobs needs no more memory.
           keepResults: "failures",
           total,
@@ -93,6 +114,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
         },
       );
       enqueued = report.sent;
+      if (runTable) await closeRun(runTable, runId, report);
       state.enqueuedThrough = watermark.value;
       state.enqueueComplete = !options.signal.aborted && report.failed === 0;
       saveRunState(options.dataDir, state);
@@ -125,7 +147,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
       state.finished = { at: new Date().toISOString(), ...state.totals };
     }
     saveRunState(options.dataDir, state);
-    return { ...report, interrupted: !drained, resumed };
+    return { runId, ...report, interrupted: !drained, resumed };
   } finally {
     await pipeline.stop();
   }

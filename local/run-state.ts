@@ -12,6 +12,8 @@ export interface RunState {
   /** Every job with a lower index is on the queue (or was processed already). */
   enqueuedThrough: number;
   enqueueComplete: boolean;
+  /** The run its jobs carry; a resumed run keeps it (`runs show`, `report --data-dir`). */
+  runId?: string;
   /** What every run on this file has done so far (an interrupted run and its resumes add up). */
   totals?: RunTotals;
   /** Set when a run drained the queue after sending the whole file: a rerun has nothing to do. */

@@ -188,14 +188,21 @@ describe("enqueue tells what happened", () => {
     });
     run.child.kill("SIGINT");
     expect(await run.exit).toBe(130);
-    const resume = run.stderr().match(/--from-line (\d+)/);
+    const resume = run.stderr().match(/--from-line (\d+) --run-id (\S+) /);
     expect(resume).not.toBeNull();
     const fromLine = Number(resume?.[1]);
+    const runId = resume?.[2] as string;
+    expect(run.stderr()).toContain(`run ${runId}`);
     expect(run.stdout()).toMatch(/sent \d+ of 60000 job\(s\)/);
     const sentBefore = readyBodies(queues.queueUrl).length;
     expect(sentBefore).toBeLessThan(count);
     // Every line before the resume point is on the queue.
-    const queued = new Set(readyBodies(queues.queueUrl));
+    const withoutRun = (body: string) => {
+      const { runId: jobRun, ...job } = JSON.parse(body);
+      expect(jobRun).toBe(runId);
+      return JSON.stringify(job);
+    };
+    const queued = new Set(readyBodies(queues.queueUrl).map(withoutRun));
     for (let line = 2; line < fromLine; line += 997) {
       const i = line - 2;
       expect(queued.has(JSON.stringify({ locationId: `edgeLoc${i % 3}`, csvId: `csv${i}` }))).toBe(
@@ -203,9 +210,13 @@ describe("enqueue tells what happened", () => {
       );
     }
 
-    const rerun = await runCli(["enqueue", file, "--from-line", String(fromLine), "--json"], env);
+    const rerun = await runCli(
+      ["enqueue", file, "--from-line", String(fromLine), "--run-id", runId, "--json"],
+      env,
+    );
     expect(rerun.code).toBe(0);
-    const all = new Set(readyBodies(queues.queueUrl));
+    expect(JSON.parse(rerun.stdout).runId).toBe(runId);
+    const all = new Set(readyBodies(queues.queueUrl).map(withoutRun));
     expect(all.size).toBe(count);
   }, 120_000);
 });

@@ -91,9 +91,12 @@ describe("enqueueDeletions", () => {
     const bodies = queuedBodies();
     expect(bodies).toHaveLength(95);
     expect(new Set(bodies).size).toBe(95);
+    // Every job carries the run the call made (and returned).
+    expect(report.runId).toMatch(/^library-\d{8}T\d{6}Z-[0-9a-f]{4}$/);
     expect(JSON.parse(bodies.find((b) => b.includes('"csv7"')) ?? "{}")).toEqual({
       locationId: "loc1",
       csvId: "csv7",
+      runId: report.runId,
     });
   });
 
