@@ -29,6 +29,7 @@ export const CONTEXT_KEYS = [
   "alarmTopicArn",
   "oldestMessageAgeAlarmSeconds",
   "logRetentionDays",
+  "reportRetentionDays",
   "purgeSchedules",
   "tokenRefresher",
   "dashboard",
@@ -100,6 +101,8 @@ export function pipelinePropsFromContext(scope: Construct): CsvDeletionPipelineP
     assign("eventBus", EventBus.fromEventBusName(scope, "ImportedEventBus", busName) as IEventBus);
   const topicArn = text("alarmTopicArn");
   if (topicArn) assign("alarmTopic", Topic.fromTopicArn(scope, "ImportedAlarmTopic", topicArn));
+  const reportDays = number("reportRetentionDays");
+  if (reportDays !== undefined) assign("reportRetention", Duration.days(reportDays));
   const retention = number("logRetentionDays");
   if (retention !== undefined) {
     if (!Object.values(RetentionDays).includes(retention as RetentionDays)) {

@@ -7,8 +7,7 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import { EventBus, type IEventBus, Rule, RuleTargetInput } from "aws-cdk-lib/aws-events";
-import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
+import type { IEventBus } from "aws-cdk-lib/aws-events";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { CfnFunction, IFunction, Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -25,9 +24,11 @@ import {
   parsePurgePolicy,
 } from "../functions/core/producers/purge-policy.ts";
 import { CoordinationTable } from "./coordination-table.ts";
+import { DeletionEvents } from "./deletion-events.ts";
 import { packageFunction } from "./lambda-functions.ts";
 import { PipelineDashboard } from "./pipeline-dashboard.ts";
 import { alarmOnAny, pipelineMetric } from "./pipeline-metrics.ts";
+import { ReportBucket } from "./report-bucket.ts";
 import { minimumVisibilityTimeoutSeconds, PIPELINE_DEFAULTS } from "./settings.ts";
 import { TokenRefresher } from "./token-refresher.ts";
 
@@ -77,6 +78,11 @@ export interface CsvDeletionPipelineProps {
   alarmTopic?: ITopic;
   /** Alarm when the oldest job has waited longer than this. Default 1 hour. */
   oldestMessageAgeAlarm?: Duration;
+  /**
+   * How long run results (`runs/` in the report bucket) and run records are kept. Whole days,
+   * 1–3650. Default 90 days.
+   */
+  reportRetention?: Duration;
   /** Worker log retention. Default one month. */
   logRetention?: RetentionDays;
   /** Scheduled purges: each runs the purge planner with its own policy. Default none. */
@@ -118,9 +124,12 @@ export class CsvDeletionPipeline extends Construct {
   readonly deadLetterQueue: Queue;
   readonly worker: LambdaFunction;
   readonly tokenSecret: ISecret;
-  /** The coordination table: the fleet's shared rate budgets (COORDINATION_TABLE). */
+  /** The coordination table: the fleet's shared rate budgets (COORDINATION_TABLE), run records. */
   readonly coordination: CoordinationTable;
-  readonly eventRule: Rule;
+  /** Per-job results of every run (REPORT_BUCKET), under `runs/<runId>/results/`. */
+  readonly reports: ReportBucket;
+  /** EventBridge events → jobs: `events.withRunRule` and `events.perDayRule`. */
+  readonly events: DeletionEvents;
   readonly alarms: Alarm[];
   /** The purge planner, when there are purge schedules. */
   readonly planner: LambdaFunction | undefined;
@@ -178,13 +187,14 @@ export class CsvDeletionPipeline extends Construct {
     }
 
     this.coordination = new CoordinationTable(this, "Coordination");
+    this.reports = new ReportBucket(this, "Reports", { retention: settings.reportRetention });
     this.worker = this.#createWorker(settings);
 
-    this.eventRule = new Rule(this, "DeletionRequestedRule", {
-      description: `Turns "${settings.detailType}" events into deletion jobs`,
-      eventBus: props.eventBus ?? EventBus.fromEventBusName(this, "DefaultBus", "default"),
-      eventPattern: { source: settings.eventSources, detailType: [settings.detailType] },
-      targets: [new SqsQueue(this.queue, { message: RuleTargetInput.fromEventPath("$.detail") })],
+    this.events = new DeletionEvents(this, "DeletionRequested", {
+      queue: this.queue,
+      ...(props.eventBus && { eventBus: props.eventBus }),
+      eventSources: settings.eventSources,
+      detailType: settings.detailType,
     });
 
     this.tokenRefresher =
@@ -227,7 +237,8 @@ export class CsvDeletionPipeline extends Construct {
           schedule.timeZone ? TimeZone.of(schedule.timeZone) : undefined,
         ),
         target: new LambdaInvoke(this.planner as LambdaFunction, {
-          input: ScheduleTargetInput.fromObject(policy),
+          // The schedule names its runs: purge-<name>-<UTC time>.
+          input: ScheduleTargetInput.fromObject({ ...policy, runName: schedule.name }),
           retryAttempts: 2,
           ...(schedulerRole && { role: schedulerRole }),
         }),
@@ -276,6 +287,7 @@ export class CsvDeletionPipeline extends Construct {
       HIGHLEVEL_MAX_ATTEMPTS: String(settings.highLevelMaxAttempts),
       HIGHLEVEL_TIMEOUT_MS: String(settings.highLevelTimeoutMs),
       COORDINATION_TABLE: this.coordination.table.tableName,
+      REPORT_RETENTION_DAYS: String(settings.reportRetention.toDays()),
       NODE_OPTIONS: "--enable-source-maps",
     };
   }
@@ -344,6 +356,7 @@ export class CsvDeletionPipeline extends Construct {
       environment: {
         ...this.#highLevelEnvironment(settings),
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        REPORT_BUCKET: this.reports.bucket.bucketName,
         MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
         WORKER_CONCURRENCY: String(settings.workerConcurrency),
         MAX_DEFERRALS: String(settings.maxDeferrals),
@@ -367,6 +380,7 @@ export class CsvDeletionPipeline extends Construct {
     this.deadLetterQueue.grantSendMessages(worker);
     this.tokenSecret.grantRead(worker);
     this.coordination.grantBudgets(worker);
+    this.reports.grantPutResults(worker);
     return worker;
   }
 
@@ -457,6 +471,7 @@ interface ResolvedSettings {
   oldestMessageAgeAlarm: Duration;
   logRetention: RetentionDays;
   logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  reportRetention: Duration;
 }
 
 /** Applies defaults and refuses combinations that cannot work, with a message that says why. */
@@ -488,6 +503,7 @@ export function resolveSettings(props: CsvDeletionPipelineProps): ResolvedSettin
     oldestMessageAgeAlarm: props.oldestMessageAgeAlarm ?? Duration.hours(1),
     logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
     logLevel: props.logLevel ?? "INFO",
+    reportRetention: props.reportRetention ?? Duration.days(d.reportRetentionDays),
   };
   const problems: string[] = [];
   const within = (name: string, value: number, min: number, max: number) => {
@@ -502,6 +518,10 @@ export function resolveSettings(props: CsvDeletionPipelineProps): ResolvedSettin
   within("highLevelMaxAttempts", settings.highLevelMaxAttempts, 1, 10);
   within("functionMemoryMiB", settings.functionMemoryMiB, 128, 10_240);
   within("maxDeferrals", settings.maxDeferrals, 0, 10_000);
+  const retentionDays = settings.reportRetention.toDays({ integral: false });
+  if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) {
+    problems.push(`reportRetention must be whole days from 1 to 3650, got ${retentionDays}`);
+  }
   const timeoutSeconds = functionTimeout.toSeconds();
   if (timeoutSeconds < 10 || timeoutSeconds > 900) {
     problems.push(`functionTimeout must be from 10 s to 900 s, got ${timeoutSeconds} s`);

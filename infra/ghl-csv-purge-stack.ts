@@ -32,6 +32,11 @@ export class GhlCsvPurgeStack extends Stack {
     if (this.pipeline.dashboard) {
       new CfnOutput(this, "DashboardUrl", { value: this.pipeline.dashboard.url });
     }
+    new CfnOutput(this, "ReportBucketName", {
+      value: this.pipeline.reports.bucket.bucketName,
+      description:
+        "Per-job results of every run, under runs/<runId>/results/ (ghl-csv-purge report --stack)",
+    });
     new CfnOutput(this, "CoordinationTableName", {
       value: this.pipeline.coordination.table.tableName,
       description:

@@ -29,6 +29,8 @@ export const PIPELINE_DEFAULTS = {
   highLevelTimeoutMs: 10_000,
   maxDeferrals: 100,
   sourceRetentionDays: 4,
+  /** Run results (report bucket `runs/`) and run records are kept this long. */
+  reportRetentionDays: 90,
   deadLetterRetentionDays: 14,
 } as const;
 

@@ -3,6 +3,7 @@ import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { parseDeletionJob } from "../../functions/core/producers/deletion-job.ts";
+import { runEntry } from "../../functions/core/worker/run-entry.ts";
 import { CsvDeletionPipeline } from "../../infra/csv-deletion-pipeline.ts";
 import { synthApp } from "../helpers/synth.ts";
 
@@ -47,6 +48,7 @@ describe("scheduled purges", () => {
           scheduledPostMarginMinutes: 60,
           dryRun: false,
           reason: "scheduled purge",
+          runName: "nightly-failed",
         }),
         RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }),
       },
@@ -128,35 +130,72 @@ describe("scheduled purges", () => {
 });
 
 describe("event-driven cleanup", () => {
-  it("turns a 'CSV Deletion Requested' event into a valid job through the rule's input path", () => {
-    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
-    new CsvDeletionPipeline(stack, "P");
-    const rule = Object.values(Template.fromStack(stack).findResources("AWS::Events::Rule"))[0];
-    const target = rule?.Properties.Targets[0];
-    const event = {
-      version: "0",
-      id: "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-      "detail-type": "CSV Deletion Requested",
-      source: "ghl-csv-purge",
-      account: "123456789012",
-      time: "2026-11-27T10:00:00Z",
-      region: "eu-west-1",
-      resources: [],
-      detail: {
-        locationId: "ve9EPM428h8vShlRW1KT",
-        csvId: "65f92e55cc884f0d0845e447",
-        reason: "customer offboarded",
-      },
-    };
-    expect(rule?.Properties.EventPattern).toEqual({
-      source: [event.source],
-      "detail-type": [event["detail-type"]],
-    });
-    // EventBridge applies the target's InputPath ("$.detail") and sends the result as the body.
-    const path = (target.InputPath as string).replace(/^\$\./, "").split(".");
-    const body = JSON.stringify(
-      path.reduce<unknown>((value, key) => (value as Record<string, unknown>)[key], event),
+  const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
+  new CsvDeletionPipeline(stack, "P");
+  const rules = Object.values(Template.fromStack(stack).findResources("AWS::Events::Rule"));
+  const event = (detail: Record<string, unknown>) => ({
+    version: "0",
+    id: "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+    "detail-type": "CSV Deletion Requested",
+    source: "ghl-csv-purge",
+    account: "123456789012",
+    time: "2026-11-27T10:00:00Z",
+    region: "eu-west-1",
+    resources: [],
+    detail,
+  });
+  const lookup = (value: unknown, path: string) =>
+    path
+      .replace(/^\$\./, "")
+      .split(".")
+      .reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
+  /** The body EventBridge sends: the InputPath's value, or the InputTransformer's template filled. */
+  const bodyOf = (target: Record<string, any>, sent: ReturnType<typeof event>) => {
+    if (target.InputPath) return JSON.stringify(lookup(sent, target.InputPath));
+    const { InputPathsMap, InputTemplate } = target.InputTransformer;
+    // A path the event lacks is filled with null (the worker reads null as absent).
+    return (InputTemplate as string).replace(/<([\w-]+)>/g, (_, name: string) =>
+      JSON.stringify(lookup(sent, InputPathsMap[name]) ?? null),
     );
-    expect(parseDeletionJob(body)).toEqual({ ok: true, job: event.detail });
+  };
+  const ruleFor = (sent: ReturnType<typeof event>) =>
+    rules.filter((rule) => {
+      const wantsRun = rule.Properties.EventPattern.detail.runId[0].exists as boolean;
+      return wantsRun === (sent.detail.runId !== undefined);
+    });
+
+  it("sends an event that names its run with its detail as the body, run id and all", () => {
+    const sent = event({
+      locationId: "ve9EPM428h8vShlRW1KT",
+      csvId: "65f92e55cc884f0d0845e447",
+      reason: "customer offboarded",
+      runId: "offboarding-acme",
+    });
+    const matching = ruleFor(sent);
+    expect(matching).toHaveLength(1);
+    expect(matching[0]?.Properties.EventPattern).toMatchObject({
+      source: [sent.source],
+      "detail-type": [sent["detail-type"]],
+    });
+    const body = bodyOf(matching[0]?.Properties.Targets[0], sent);
+    expect(parseDeletionJob(body)).toEqual({ ok: true, job: sent.detail });
+  });
+
+  it("sends an event without a run id with its time, so it counts under that UTC day's run", () => {
+    const sent = event({ locationId: "ve9EPM428h8vShlRW1KT", csvId: "65f92e55cc884f0d0845e447" });
+    const matching = ruleFor(sent);
+    expect(matching).toHaveLength(1);
+    const body = bodyOf(matching[0]?.Properties.Targets[0], sent);
+    const parsed = parseDeletionJob(body);
+    expect(parsed).toEqual({
+      ok: true,
+      job: { ...sent.detail, eventTime: "2026-11-27T10:00:00Z" },
+    });
+    const message = { messageId: "m", receiptHandle: "", body, receiveCount: 1, deferrals: 0 };
+    const entry = runEntry(message, parsed.ok ? parsed.job : undefined, {
+      outcome: "deleted",
+      attempts: 1,
+    });
+    expect(entry.runId).toBe("events-2026-11-27");
   });
 });

@@ -157,16 +157,87 @@ describe("GhlCsvPurge stack", () => {
     });
   });
 
-  it("turns 'CSV Deletion Requested' events into jobs whose body is the event's detail", () => {
+  it("turns 'CSV Deletion Requested' events into jobs: the detail as is, or with the event's time", () => {
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: "default",
-      EventPattern: { source: ["ghl-csv-purge"], "detail-type": ["CSV Deletion Requested"] },
+      EventPattern: {
+        source: ["ghl-csv-purge"],
+        "detail-type": ["CSV Deletion Requested"],
+        detail: { runId: [{ exists: true }] },
+      },
       Targets: [
         Match.objectLike({
           Arn: { "Fn::GetAtt": [queueId(template, false), "Arn"] },
           InputPath: "$.detail",
         }),
       ],
+    });
+    template.hasResourceProperties("AWS::Events::Rule", {
+      EventBusName: "default",
+      EventPattern: Match.objectLike({ detail: { runId: [{ exists: false }] } }),
+      Targets: [
+        Match.objectLike({
+          Arn: { "Fn::GetAtt": [queueId(template, false), "Arn"] },
+          InputTransformer: Match.objectLike({
+            InputPathsMap: Match.objectLike({ time: "$.time" }),
+          }),
+        }),
+      ],
+    });
+  });
+
+  it("keeps run results in an encrypted, private, TLS-only bucket that expires runs/ and outlives the stack", () => {
+    template.hasResource("AWS::S3::Bucket", {
+      DeletionPolicy: "Retain",
+      Properties: Match.objectLike({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        LifecycleConfiguration: {
+          Rules: [Match.objectLike({ Prefix: "runs/", ExpirationInDays: 90, Status: "Enabled" })],
+        },
+      }),
+    });
+    const policies = Object.values(template.findResources("AWS::S3::BucketPolicy"));
+    expect(JSON.stringify(policies)).toContain('"aws:SecureTransport":"false"');
+    template.hasOutput("ReportBucketName", Match.anyValue());
+  });
+
+  it("lets the worker only PutObject under runs/ and update the coordination table", () => {
+    const policies = template.findResources("AWS::IAM::Policy");
+    const workerPolicy = Object.entries(policies).find(([id]) =>
+      id.startsWith("CsvDeletionWorkerRole"),
+    );
+    const statements = workerPolicy?.[1].Properties.PolicyDocument.Statement as Array<{
+      Action: string | string[];
+      Resource: unknown;
+    }>;
+    const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith("s3:")));
+    expect(s3).toHaveLength(1);
+    expect(s3[0]?.Action).toBe("s3:PutObject");
+    expect(JSON.stringify(s3[0]?.Resource)).toMatch(/ReportsBucket.*\/runs\/\*/);
+    const dynamo = statements.filter((s) =>
+      [s.Action].flat().some((a) => a.startsWith("dynamodb:")),
+    );
+    expect(dynamo.flatMap((s) => [s.Action].flat()).sort()).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+    ]);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          REPORT_BUCKET: Match.anyValue(),
+          REPORT_RETENTION_DAYS: "90",
+        }),
+      },
     });
   });
 
@@ -325,6 +396,15 @@ describe("GhlCsvPurge stack", () => {
       JSON.stringify({
         "Fn::GetAtt": [Object.keys(template.findResources("AWS::DynamoDB::GlobalTable"))[0], "Arn"],
       }),
+      JSON.stringify({
+        "Fn::Join": [
+          "",
+          [
+            { "Fn::GetAtt": [Object.keys(template.findResources("AWS::S3::Bucket"))[0], "Arn"] },
+            "/runs/*",
+          ],
+        ],
+      }),
     ]);
     for (const statement of statements) {
       const resources = Array.isArray(statement.Resource)
@@ -342,12 +422,13 @@ describe("GhlCsvPurge stack", () => {
     }
   });
 
-  it("outputs the queue URL, DLQ URL, secret ARN, function name and coordination table", () => {
+  it("outputs the queue URL, DLQ URL, secret ARN, function name, coordination table and report bucket", () => {
     expect(Object.keys(template.findOutputs("*")).sort()).toEqual([
       "CoordinationTableName",
       "DashboardUrl",
       "DeadLetterQueueUrl",
       "QueueUrl",
+      "ReportBucketName",
       "TokenSecretArn",
       "WorkerFunctionName",
     ]);

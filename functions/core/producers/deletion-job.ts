@@ -13,11 +13,17 @@ const highLevelId = v.pipe(
   v.regex(HIGHLEVEL_ID_PATTERN, "may contain only letters, digits, '_' and '-'"),
 );
 
+/** Null counts as absent: the stack's per-day event rule passes a missing detail field as null. */
 const optionalText = (maxLength: number) =>
   v.optional(
     v.pipe(
-      v.string("must be a string"),
-      v.maxLength(maxLength, `must be at most ${maxLength} characters`),
+      v.nullable(
+        v.pipe(
+          v.string("must be a string"),
+          v.maxLength(maxLength, `must be at most ${maxLength} characters`),
+        ),
+      ),
+      v.transform((value) => value ?? undefined),
     ),
   );
 
@@ -121,6 +127,6 @@ function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
 
 function stripUndefined(job: DeletionJob): DeletionJob {
   return Object.fromEntries(
-    Object.entries(job).filter(([, value]) => value !== undefined),
+    Object.entries(job).filter(([, value]) => value !== undefined && value !== null),
   ) as DeletionJob;
 }
