@@ -150,12 +150,16 @@ describe("event-driven cleanup", () => {
       .split(".")
       .reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
   /** The body EventBridge sends: the InputPath's value, or the InputTransformer's template filled. */
-  const bodyOf = (target: Record<string, any>, sent: ReturnType<typeof event>) => {
+  interface RuleTarget {
+    InputPath?: string;
+    InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string };
+  }
+  const bodyOf = (target: RuleTarget, sent: ReturnType<typeof event>) => {
     if (target.InputPath) return JSON.stringify(lookup(sent, target.InputPath));
     const { InputPathsMap, InputTemplate } = target.InputTransformer;
     // A path the event lacks is filled with null (the worker reads null as absent).
     return (InputTemplate as string).replace(/<([\w-]+)>/g, (_, name: string) =>
-      JSON.stringify(lookup(sent, InputPathsMap[name]) ?? null),
+      JSON.stringify(lookup(sent, InputPathsMap[name] ?? "") ?? null),
     );
   };
   const ruleFor = (sent: ReturnType<typeof event>) =>
