@@ -22,5 +22,7 @@ export function startChild(script: string, argument: unknown, name: string) {
       return next.value;
     },
     exited: new Promise((resolve) => child.on("close", resolve)),
+    /** A container dying mid-batch: SIGKILL, nothing flushed. */
+    kill: () => child.kill("SIGKILL"),
   };
 }

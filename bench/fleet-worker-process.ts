@@ -22,6 +22,10 @@ export interface FleetWorkerConfig {
   batchingWindowSeconds: number;
   /** BUDGET_WAIT_MS of the worker, when the case sets one. */
   budgetWaitMs?: number;
+  /** Write run results to this bucket on the SQS endpoint (fauxqs serves S3 too). */
+  reportBucket?: string;
+  /** Extra worker environment. */
+  workerEnv?: Record<string, string>;
 }
 
 export interface FleetWorkerReport {
@@ -53,11 +57,13 @@ const pipeline = await startLocalPipeline({
   workerEnv: {
     WORKER_CONCURRENCY: String(config.workerConcurrency),
     ...(config.budgetWaitMs !== undefined && { BUDGET_WAIT_MS: String(config.budgetWaitMs) }),
+    ...config.workerEnv,
   },
   external: {
     endpoint: config.sqsEndpoint,
     queues: config.queues,
     ...(config.coordination && { coordination: config.coordination }),
+    ...(config.reportBucket && { reportBucket: config.reportBucket }),
   },
   perContainerPacing: !config.coordination,
   budgetLog: {

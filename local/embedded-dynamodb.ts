@@ -51,7 +51,10 @@ export async function startEmbeddedDynamoDb(
     tableName,
     stop: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections would keep the old server answering (on a table it is closing).
+      server.closeAllConnections();
+      await closing;
     },
   };
 }

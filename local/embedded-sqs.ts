@@ -100,6 +100,7 @@ export function createLocalS3Client(endpoint: string): S3Client {
     endpoint,
     region: "us-east-1",
     forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
 }

@@ -5,6 +5,7 @@ import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadWorkerConfig } from "../core/config.ts";
 import { BatchMetrics, logger, metrics } from "../core/observability.ts";
+import type { FlushReport, RunEntry } from "../core/runs/run-recorder.ts";
 import { createBatchSettler } from "../core/worker/deletion-worker.ts";
 import {
   createRunRecorder,
@@ -12,6 +13,9 @@ import {
   type RuntimeOverrides,
 } from "../core/worker/worker-runtime.ts";
 import { toQueueMessage } from "./sqs-record.ts";
+
+/** The results write ends this long before the invocation's deadline. */
+const FLUSH_MARGIN_MS = 100;
 
 class RedeliveryRequested extends Error {
   override name = "RedeliveryRequested";
@@ -30,6 +34,7 @@ export function createDeleteCsvHandler(
   const config = loadWorkerConfig(env);
   const runs = createRunRecorder(config, { log: logger, ...overrides });
   const deps = createWorkerDeps(config, {
+    ...(runs.enabled && { runs }),
     log: logger,
     onRetry: () => counts.recordRetry(),
     onAnswer: (status) => counts.recordAnswer(status),
@@ -50,10 +55,11 @@ export function createDeleteCsvHandler(
     const processor = new BatchProcessor(EventType.SQS);
     const started = Date.now();
     const outcomes: Record<string, number> = {};
+    const settled: Array<[messageId: string, entry: RunEntry]> = [];
     let calls = 0;
     const handleRecord = async (record: SQSRecord) => {
       const result = await settle(toQueueMessage(record));
-      if (result.run) runs.add(record.messageId, result.run);
+      if (result.run && !result.runRecorded) settled.push([record.messageId, result.run]);
       outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
       calls += result.calls;
       if (result.outcome === "redelivered" || result.outcome === "handed-back") {
@@ -66,8 +72,20 @@ export function createDeleteCsvHandler(
       throwOnFullBatchFailure: false,
     });
     // The results and run counts of this batch, before Lambda's answer; a failed write is
-    // kept for the next batch and never changes a job's outcome.
-    const recorded = await runs.flush(Date.now() + context.getRemainingTimeInMillis() - 100);
+    // kept for the next batch and never changes a job's outcome. An invocation past its
+    // deadline writes nothing: Lambda has failed it, its messages come back and are counted then.
+    const remaining = context.getRemainingTimeInMillis();
+    let recorded: FlushReport = {
+      runs: 0,
+      linesWritten: 0,
+      linesHeld: 0,
+      linesDropped: 0,
+      countsHeld: 0,
+    };
+    if (remaining > FLUSH_MARGIN_MS) {
+      for (const [messageId, entry] of settled) runs.add(messageId, entry);
+      recorded = await runs.flush(Date.now() + remaining - FLUSH_MARGIN_MS);
+    }
     counts.recordResults(recorded);
     counts.flush();
     // One line per batch: what happened to its jobs. Failing jobs have their own WARN lines.

@@ -48,6 +48,9 @@ export class RunRecorder {
   readonly #maxHeldLines: number;
   #sequence = 0;
   #pending = new Map<string, PendingRun>();
+  /** Writes of `recordNow`, one after another; a wave gathers what arrived while one ran. */
+  #waves: Promise<unknown> = Promise.resolve();
+  #waveScheduled = false;
 
   constructor(options: {
     table?: RunTable;
@@ -100,6 +103,24 @@ export class RunRecorder {
     }
   }
 
+  /**
+   * Records a job and writes it (with whatever else is gathered) before returning: the worker
+   * records a dead letter before it parks it, so that a container killed after parking cannot
+   * take the job's only trace with it. Jobs arriving while a write runs share the next one.
+   */
+  async recordNow(messageId: string, entry: RunEntry, deadline: number): Promise<void> {
+    this.add(messageId, entry);
+    if (!this.enabled) return;
+    if (!this.#waveScheduled) {
+      this.#waveScheduled = true;
+      this.#waves = this.#waves.then(() => {
+        this.#waveScheduled = false;
+        return this.flush(deadline).catch(() => undefined);
+      });
+    }
+    await this.#waves;
+  }
+
   /** Writes what was gathered (and what earlier writes left), by `deadline`. */
   async flush(deadline: number): Promise<FlushReport> {
     const report: FlushReport = {
@@ -112,12 +133,15 @@ export class RunRecorder {
     if (this.#pending.size === 0) return report;
     const runs = this.#pending;
     this.#pending = new Map();
+    // The lines and the counts go at once: a batch waits for one round trip, not two.
     await Promise.all(
-      [...runs].map(async ([runId, run]) => {
-        const lines = await this.#writeLines(runId, run.lines, deadline, report);
-        if (lines.dropped) run.delta.resultsMissing += lines.dropped;
-        await this.#writeCounts(runId, run.delta, deadline, report);
-      }),
+      [...runs].flatMap(([runId, run]) => [
+        this.#writeLines(runId, run.lines, deadline, report).then(({ dropped }) => {
+          // Lines given up are counted in the run's next update.
+          if (dropped) this.#run(runId).delta.resultsMissing += dropped;
+        }),
+        this.#writeCounts(runId, run.delta, deadline, report),
+      ]),
     );
     return report;
   }

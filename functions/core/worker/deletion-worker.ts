@@ -10,7 +10,7 @@ import {
   messageGroupOf,
   parseDeletionJob,
 } from "../producers/deletion-job.ts";
-import type { RunEntry } from "../runs/run-recorder.ts";
+import type { RunEntry, RunRecorder } from "../runs/run-recorder.ts";
 import { planBatch } from "./batch-plan.ts";
 import {
   deferToSourceQueue,
@@ -60,6 +60,8 @@ export interface JobResult {
   calls: number;
   /** What the job's run records: set once the job is settled for good (or a copy of one). */
   run?: RunEntry;
+  /** `run` was recorded already (a dead letter is recorded before it is parked). */
+  runRecorded?: boolean;
 }
 
 export interface WorkerDeps {
@@ -76,6 +78,8 @@ export interface WorkerDeps {
   onSettled?: (result: JobResult) => void;
   /** Aborted when the process is stopping: jobs still waiting for a slot are handed back. */
   stopping?: AbortSignal;
+  /** Records a settled job at once (dead letters, before they are parked). */
+  runs?: Pick<RunRecorder, "recordNow">;
 }
 
 /**
@@ -258,6 +262,21 @@ async function settle(
     case "dead-letter":
       break;
   }
+  const deadLetterEntry =
+    disposition.action === "dead-letter"
+      ? runEntry(message, job, {
+          outcome: "dead-lettered",
+          reason: disposition.reason,
+          ...(disposition.status !== undefined && { status: disposition.status }),
+          detail: clip(disposition.detail),
+          attempts: disposition.attempts,
+        })
+      : undefined;
+  // Its run learns of a dead letter before it leaves the source queue: a container that dies
+  // after parking it can then lose no trace of it (one that dies before leaves it to SQS).
+  if (deadLetterEntry && deps.runs) {
+    await deps.runs.recordNow(message.messageId, deadLetterEntry, answerBy);
+  }
   try {
     await park(deps, message, disposition, answerBy, job);
   } catch (error) {
@@ -288,13 +307,7 @@ async function settle(
     ...base,
     outcome: "dead-lettered",
     reason: disposition.reason,
-    run: runEntry(message, job, {
-      outcome: "dead-lettered",
-      reason: disposition.reason,
-      ...(disposition.status !== undefined && { status: disposition.status }),
-      detail: clip(disposition.detail),
-      attempts: disposition.attempts,
-    }),
+    ...(deadLetterEntry && { run: deadLetterEntry, runRecorded: Boolean(deps.runs) }),
   });
 }
 

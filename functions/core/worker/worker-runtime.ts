@@ -31,6 +31,8 @@ export interface RuntimeOverrides {
   onSettled?: WorkerDeps["onSettled"];
   /** Aborted when the process is stopping (local runs): jobs waiting for a slot are handed back. */
   stopping?: AbortSignal;
+  /** The container's run recorder (dead letters are recorded before they are parked). */
+  runs?: WorkerDeps["runs"];
 }
 
 /**
@@ -51,6 +53,7 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
     log: overrides.log,
     ...(overrides.onSettled && { onSettled: overrides.onSettled }),
     ...(overrides.stopping && { stopping: overrides.stopping }),
+    ...(overrides.runs && { runs: overrides.runs }),
   };
 }
 
