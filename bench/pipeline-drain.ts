@@ -29,6 +29,8 @@ export interface DrainOptions {
   latencyMs: number;
   maxConcurrency: number;
   functionTimeoutSeconds: number;
+  /** Jobs carry a run id; the worker writes run records and results (else RUN_RECORDS=off). */
+  recordRuns?: boolean;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     enqueue: true,
     // The table lives beside the queues, out of this process, as DynamoDB is out of Lambda's.
     coordination: true,
+    ...(options.recordRuns && { runId: "bench-run" }),
   });
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: servers.baseUrl,
@@ -59,10 +62,12 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     functionTimeoutSeconds: options.functionTimeoutSeconds,
     // The stack's batch size and batching window: under a backlog a batch fills at once.
     maxConcurrency: options.maxConcurrency,
+    ...(!options.recordRuns && { workerEnv: { RUN_RECORDS: "off" } }),
     external: {
       endpoint: servers.sqsEndpoint,
       queues: servers.queues,
       ...(servers.coordination && { coordination: servers.coordination }),
+      ...(servers.reportBucket && { reportBucket: servers.reportBucket }),
     },
     onBatch: ({ durationMs, cpuMs }) => {
       batches += 1;

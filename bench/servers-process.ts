@@ -25,6 +25,8 @@ export interface ServersConfig {
   order?: "interleaved" | "grouped" | "grouped-via-producer";
   /** Also serve the coordination table (the fleet benchmark). */
   coordination?: boolean;
+  /** Stamp the jobs with this run id and create the report bucket (run records and results). */
+  runId?: string;
 }
 
 export interface ServersInfo {
@@ -38,6 +40,7 @@ export interface ServersInfo {
   };
   jobs: Array<{ locationId: string; csvId: string }>;
   coordination?: { endpoint: string; tableName: string };
+  reportBucket?: string;
 }
 
 export interface ServersStats {
@@ -75,13 +78,20 @@ if (config.enqueue) {
     config.order === "grouped-via-producer"
       ? interleaveByLocation(jobs.map((job, index) => ({ index, job })))
       : jobs.map((job, index) => ({ index, job }));
-  for await (const { job } of ordered) sqs.server.sendMessage(name, JSON.stringify(job));
+  for await (const { job } of ordered) {
+    sqs.server.sendMessage(
+      name,
+      JSON.stringify(config.runId ? { ...job, runId: config.runId } : job),
+    );
+  }
 }
+const reportBucket = config.runId ? await sqs.createReportBucket() : undefined;
 const info: ServersInfo = {
   sqsEndpoint: sqs.endpoint,
   baseUrl,
   queues,
   jobs: config.enqueue ? [] : jobs,
+  ...(reportBucket && { reportBucket }),
   ...(coordination && {
     coordination: { endpoint: coordination.endpoint, tableName: coordination.tableName },
   }),

@@ -31,6 +31,7 @@ interface AuthFlags {
 interface ConnectFlags extends AuthFlags {
   clientId: string;
   clientSecret?: string;
+  appId?: string;
   code: string;
   redirectUri?: string;
   userType: string;
@@ -72,7 +73,11 @@ export function registerAuthCommands(program: Command): void {
       )
       .requiredOption("--code <code>", "the authorization code HighLevel sent to the redirect URI")
       .option("--redirect-uri <uri>", "the redirect URI the code was issued for")
-      .option("--user-type <type>", "Company (agency install) or Location", "Location"),
+      .option("--user-type <type>", "Company (agency install) or Location", "Location")
+      .option(
+        "--app-id <id>",
+        "the Marketplace app's id, recorded for `purge --all-locations` (default: the client id's part before '-')",
+      ),
   )
     .addHelpText(
       "after",
@@ -108,6 +113,9 @@ which install was stored and when its token expires.`,
           ? parsed.secret
           : { type: "oauth", clientId: flags.clientId, clientSecret };
       secret.clientSecret = clientSecret;
+      // installedLocations needs the app's id; a client id is "<appId>-<suffix>".
+      const appId = flags.appId ?? /^([A-Za-z0-9]+)-[A-Za-z0-9]+$/.exec(flags.clientId)?.[1];
+      if (appId) secret.appId = appId;
       const pair = {
         accessToken: token.accessToken,
         refreshToken: token.refreshToken,

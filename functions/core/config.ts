@@ -31,6 +31,8 @@ export interface WorkerConfig extends PlannerConfig {
   s3Endpoint: string | undefined;
   /** How long run records are kept (their TTL), as the bucket's lifecycle keeps results. */
   reportRetentionDays: number;
+  /** Write run records and results (RUN_RECORDS, default on); off only to compare or save. */
+  runRecords: boolean;
 }
 
 export const WORKER_DEFAULTS = {
@@ -76,7 +78,15 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       1,
       3650,
     ),
+    runRecords: onOff(env, "RUN_RECORDS", true),
   };
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === "on" || value === "off") return value === "on";
+  throw new ConfigError(name, `must be on or off, got "${value}"`);
 }
 
 function bucketName(env: Env, name: string): string | undefined {

@@ -25,6 +25,16 @@ export type OAuthResult =
    */
   | { ok: false; kind: "invalid-grant" | "inactive" | "failed"; detail: string };
 
+/** One page of `GET /oauth/installedLocations`. */
+export type InstalledLocationsPage =
+  | {
+      ok: true;
+      locations: Array<{ id: string; name?: string; installed: boolean }>;
+      /** The total HighLevel says there is, when it says. */
+      count?: number;
+    }
+  | { ok: false; status?: number; detail: string };
+
 export interface OAuthClientOptions {
   baseUrl: string;
   clientId: string;
@@ -113,7 +123,71 @@ export function createOAuthClient(options: OAuthClientOptions) {
     }
   };
 
+  /** `GET /oauth/installedLocations`: one page of the locations where the app is installed. */
+  const installedLocations = async (
+    companyAccessToken: string,
+    query: { companyId: string; appId: string; skip: number; limit: number },
+  ): Promise<InstalledLocationsPage> => {
+    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+    const safe = (text: string) =>
+      clip([options.clientSecret, companyAccessToken].reduce((t, s) => redact(t, s), text));
+    try {
+      const response = await ky.get("oauth/installedLocations", {
+        prefix: options.baseUrl,
+        searchParams: {
+          companyId: query.companyId,
+          appId: query.appId,
+          isInstalled: "true",
+          skip: String(query.skip),
+          limit: String(query.limit),
+        },
+        headers: {
+          Accept: "application/json",
+          Version: HIGHLEVEL_API_VERSION,
+          Authorization: `Bearer ${companyAccessToken}`,
+        },
+        retry: 0,
+        throwHttpErrors: false,
+        redirect: "manual",
+        timeout: options.timeoutMs ?? 15_000,
+      });
+      const body = parseAnswerBody(await readAnswerBody(response, deadline)) as Record<
+        string,
+        unknown
+      > | null;
+      if (response.ok && Array.isArray(body?.locations)) {
+        const locations = (body.locations as Array<Record<string, unknown>>).flatMap((entry) =>
+          typeof entry?._id === "string"
+            ? [
+                {
+                  id: entry._id,
+                  ...(typeof entry.name === "string" && { name: entry.name }),
+                  installed: entry.isInstalled !== false,
+                },
+              ]
+            : [],
+        );
+        const count = Number(body.count);
+        return { ok: true, locations, ...(Number.isFinite(count) && { count }) };
+      }
+      const said = String(body?.message ?? body?.error ?? "");
+      return {
+        ok: false,
+        status: response.status,
+        detail: safe(
+          `HighLevel answered ${response.status} to installedLocations${said ? `: ${said}` : ""}`,
+        ),
+      };
+    } catch (error) {
+      return {
+        ok: false,
+        detail: safe(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+      };
+    }
+  };
+
   return {
+    installedLocations,
     /** Trades a (single-use) refresh token for a new pair. */
     refresh: (refreshToken: string, userType: "Company" | "Location") =>
       post(

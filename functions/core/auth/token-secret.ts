@@ -18,6 +18,8 @@ export const OAuthSecretSchema = v.pipe(
     type: v.literal("oauth"),
     clientId: v.pipe(v.string(), v.minLength(1, "must not be empty")),
     clientSecret: v.pipe(v.string(), v.minLength(1, "must not be empty")),
+    /** The Marketplace app's id: `installedLocations` needs it to list an agency's locations. */
+    appId: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
     company: v.optional(v.object({ companyId: v.string(), ...TokenPairSchema.entries })),
     locations: v.optional(v.record(v.string(), TokenPairSchema)),
   }),

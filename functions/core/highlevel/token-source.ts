@@ -18,6 +18,8 @@ export interface TokenSource {
   refresh(): Promise<void>;
   /** True when the last secret read was an OAuth token set (the refresher renews it). */
   usesOAuth(): boolean;
+  /** The secret itself, parsed (`purge --all-locations` lists its locations). */
+  secret(): Promise<TokenSecret>;
 }
 
 /**
@@ -82,6 +84,7 @@ export function fixedTokenSource(token: string): TokenSource {
     tokenFor: async () => token,
     refresh: async () => {},
     usesOAuth: () => false,
+    secret: async () => ({ kind: "token", token }),
   };
 }
 
@@ -177,6 +180,7 @@ export function tokenSourceFromText(
       minted.clear();
     },
     usesOAuth: () => oauth,
+    secret: readSecret,
   };
 }
 

@@ -64,10 +64,16 @@ export function createWorkerDeps(config: WorkerConfig, overrides: RuntimeOverrid
 export function createRunRecorder(
   config: Pick<
     WorkerConfig,
-    "coordinationTable" | "dynamoDbEndpoint" | "reportBucket" | "s3Endpoint" | "reportRetentionDays"
+    | "coordinationTable"
+    | "dynamoDbEndpoint"
+    | "reportBucket"
+    | "s3Endpoint"
+    | "reportRetentionDays"
+    | "runRecords"
   >,
   overrides: Pick<RuntimeOverrides, "dynamoDb" | "s3" | "log">,
 ): RunRecorder {
+  if (!config.runRecords) return new RunRecorder({ log: overrides.log });
   const table = createRunTable(config, overrides);
   const bucket =
     config.reportBucket &&
