@@ -27,6 +27,7 @@ const idealSeconds = (Math.ceil(JOBS / (LOCATIONS * BURST.max)) - 1) * (BURST.in
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const fixed = (value: number, digits = 1) => value.toFixed(digits);
+const signed = (value: number) => `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(1)}`;
 const started = Date.now();
 
 log(
@@ -124,7 +125,7 @@ const rows: string[][] = [
   ],
   [
     "run records and results: worker time per batch",
-    `${fixed(batchMsOn)} ms with, ${fixed(batchMsOff)} ms without (median of 3 alternating pairs): +${fixed((100 * (batchMsOn - batchMsOff)) / batchMsOff)}% at 0 ms answers (the worst case: a batch's HighLevel time is nil); handler CPU ${fixed(cpuOn, 3)} vs ${fixed(cpuOff, 3)} ms per deletion`,
+    `${fixed(batchMsOn)} ms with, ${fixed(batchMsOff)} ms without (median of 3 alternating pairs): ${signed((100 * (batchMsOn - batchMsOff)) / batchMsOff)}% at 0 ms answers (the worst case: a batch's HighLevel time is nil); handler CPU ${fixed(cpuOn, 3)} vs ${fixed(cpuOff, 3)} ms per deletion`,
     "≤ +10%",
   ],
   ...reports.map((r) => [

@@ -95,6 +95,8 @@ export interface QueueFlags {
   dlqUrl?: string;
   /** The stack's coordination table (run records), when `--stack` named one. */
   coordinationTable?: string;
+  /** The stack's token secret, when `--stack` named one. */
+  tokenSecretArn?: string;
   stack?: string;
   region?: string;
   profile?: string;
@@ -121,6 +123,7 @@ export async function resolveQueueFlags(flags: QueueFlags): Promise<QueueFlags> 
     queueUrl: flags.queueUrl ?? outputs.QueueUrl,
     dlqUrl: flags.dlqUrl ?? outputs.DeadLetterQueueUrl,
     ...(outputs.CoordinationTableName && { coordinationTable: outputs.CoordinationTableName }),
+    ...(outputs.TokenSecretArn && { tokenSecretArn: outputs.TokenSecretArn }),
   };
 }
 

@@ -1,5 +1,8 @@
 import type { Command } from "commander";
+import { createOAuthClient } from "../functions/core/auth/oauth-client.ts";
 import { loadPlannerConfig } from "../functions/core/config.ts";
+import { MissingTokenError } from "../functions/core/highlevel/token-source.ts";
+import { LocationsNotListableError } from "../functions/core/producers/location-discovery.ts";
 import { type PurgePlan, planPurge } from "../functions/core/producers/purge-planner.ts";
 import {
   DEFAULT_PURGE_STATUSES,
@@ -12,10 +15,18 @@ import { createHighLevelRuntime, createRunTable } from "../functions/core/worker
 import { AWS_FLAG_HELP, checkQueue, resolveQueueFlags, sqsClientFor } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
-import { emit, table } from "./output.ts";
+import { emit, progressView, table } from "./output.ts";
+import { locationsFromFile, purgeTokens } from "./purge-tokens.ts";
 
 interface PurgeFlags {
-  location: string[];
+  location?: string[];
+  allLocations?: boolean;
+  locationsFile?: string;
+  tokenFile?: string;
+  secretArn?: string;
+  appId?: string;
+  concurrency: string;
+  quiet?: boolean;
   olderThan: string;
   status?: string;
   maxJobs: string;
@@ -37,7 +48,23 @@ export function registerPurgeCommand(program: Command): void {
     .description(
       "List locations' uploads and enqueue the deletion of those a policy selects (the scheduled planner, from a terminal)",
     )
-    .requiredOption("-l, --location <ids...>", "location ids to purge")
+    .option("-l, --location <ids...>", "location ids to purge")
+    .option(
+      "--all-locations",
+      "every location the token secret reaches: a token map's keys, an OAuth set's locations and, for an agency install, every location where the app is installed",
+    )
+    .option(
+      "--locations-file <file>",
+      "location ids, one per line (or a CSV with a locationId column)",
+    )
+    .option(
+      "--token-file <path>",
+      "tokens in any secret shape (a PIT, a map per location, an OAuth set); default $HIGHLEVEL_TOKEN",
+    )
+    .option("--secret-arn <arn>", "the token secret in Secrets Manager (--stack: the stack's)")
+    .option("--app-id <id>", "the Marketplace app's id, when the OAuth secret has none")
+    .option("--concurrency <n>", "locations listed at once, each within its own budget", "16")
+    .option("--quiet", "no progress on stderr")
     .option("--older-than <age>", "only uploads created before this age (30d, 12h, 2w)", "30d")
     .option(
       "--status <list>",
@@ -70,46 +97,87 @@ export function registerPurgeCommand(program: Command): void {
     .addHelpText(
       "after",
       `
-The token comes from HIGHLEVEL_TOKEN. HighLevel deletes an upload's posts with it, scheduled
+Name the locations with -l, --locations-file or --all-locations (exactly one). Tokens come
+from --token-file, --secret-arn or --stack (the stack's secret: the worker's own tokens), else
+HIGHLEVEL_TOKEN (one token: name its locations). A location whose listing fails (401, 5xx
+after retries, not active) is reported as incomplete, with why, and the rest goes on (exit 1).
+HighLevel deletes an upload's posts with it, scheduled
 ones included: by default an upload with a post scheduled after now + 1 h is protected (not
 deleted) and reported with its next post; --include-scheduled lifts that, and the dry run then
 counts the future posts that would go.
 
 Examples:
   $ HIGHLEVEL_TOKEN=pit-… ghl-csv-purge purge -l ve9EPM428h8vShlRW1KT --older-than 90d --status failed,completed --dry-run
-  $ HIGHLEVEL_TOKEN=pit-… QUEUE_URL=… ghl-csv-purge purge -l locA locB --older-than 30d --max-jobs 500`,
+  $ HIGHLEVEL_TOKEN=pit-… QUEUE_URL=… ghl-csv-purge purge -l locA locB --older-than 30d --max-jobs 500
+  $ ghl-csv-purge purge --all-locations --stack GhlCsvPurge --older-than 90d --dry-run
+  $ ghl-csv-purge purge --locations-file subaccounts.csv --token-file tokens.json --dry-run`,
     )
     .action(async (flags: PurgeFlags) => {
       const json = Boolean(flags.json);
-      const policy = policyFromFlags(flags);
+      const concurrency = wholeNumber(flags.concurrency, "--concurrency");
+      const locationIds = await chosenLocations(flags);
+      const policy = policyFromFlags(flags, locationIds);
       const resolved = await resolveQueueFlags(flags);
       const queueUrl = resolved.queueUrl ?? process.env.QUEUE_URL;
       if (!policy.dryRun && !queueUrl) {
         throw new UsageError("--queue-url is required (or set QUEUE_URL), unless --dry-run");
       }
-      if (!process.env.HIGHLEVEL_TOKEN?.trim()) {
-        throw new UsageError("set HIGHLEVEL_TOKEN to the HighLevel token of the location(s)");
-      }
       if (flags.baseUrl !== undefined) checkBaseUrl(flags.baseUrl);
+      const baseUrl =
+        flags.baseUrl ?? process.env.HIGHLEVEL_BASE_URL ?? "https://services.leadconnectorhq.com";
+      const { tokens } = await purgeTokens(
+        flags,
+        flags.stack ? resolved.tokenSecretArn : undefined,
+        baseUrl,
+      );
       const sqs = sqsClientFor(flags, queueUrl);
       if (!policy.dryRun && queueUrl) await checkQueue(sqs, queueUrl, flags, "the jobs queue");
       const config = loadPlannerConfig({
         ...process.env,
         HIGHLEVEL_TOKEN_SECRET_ARN: "",
+        HIGHLEVEL_TOKEN: "from-the-token-source",
         QUEUE_URL: queueUrl ?? "http://dry-run.invalid/queue",
+        HIGHLEVEL_BASE_URL: baseUrl,
         // The stack's table: the fleet's rate budgets, and the run's record.
         ...(resolved.coordinationTable && { COORDINATION_TABLE: resolved.coordinationTable }),
-        ...(flags.baseUrl && { HIGHLEVEL_BASE_URL: flags.baseUrl }),
       });
-      const runtime = createHighLevelRuntime(config, { sqs });
+      const counted = { calls: 0, throttled: 0 };
+      const runtime = createHighLevelRuntime(config, {
+        sqs,
+        tokens,
+        onAnswer: (status) => {
+          counted.calls += 1;
+          if (status === 429) counted.throttled += 1;
+        },
+      });
       const runTable = createRunTable(config);
-      const plan = await planPurge(policy, {
-        ...runtime,
-        sqs: await runtime.sqs(),
-        queueUrl: config.queueUrl,
-        deadline: Date.now() + 15 * 60_000,
-        ...(runTable && { runTable }),
-      });
+      const view = progressView("planning", { json, quiet: Boolean(flags.quiet) });
+      let plan: PurgePlan;
+      try {
+        plan = await planPurge(policy, {
+          ...runtime,
+          sqs: await runtime.sqs(),
+          queueUrl: config.queueUrl,
+          deadline: Date.now() + 15 * 60_000,
+          locationConcurrency: concurrency,
+          listInstalled: (secret) => createOAuthClient({ baseUrl, ...secret }).installedLocations,
+          ...(flags.appId && { appId: flags.appId }),
+          ...(runTable && { runTable }),
+          onProgress: (p) =>
+            view.update(p.locationsDone, p.locations, {
+              uploads: p.uploadsSeen,
+              calls: counted.calls,
+              "429s": counted.throttled,
+              ...(p.incomplete && { incomplete: p.incomplete }),
+            }),
+        });
+      } catch (error) {
+        if (error instanceof LocationsNotListableError) throw new UsageError(error.message);
+        if (error instanceof MissingTokenError) throw new OperationalError(error.message);
+        throw error;
+      } finally {
+        view.stop();
+      }
       const perLocation = plan.locations
         .map(
           (l) =>
@@ -117,7 +185,14 @@ Examples:
         )
         .join("\n");
       const t = plan.totals;
+      const found = plan.discovered;
       const totals = [
+        ...(found
+          ? [
+              `locations from the token secret: ${plan.locations.length} (token map ${found.from.tokenMap}, OAuth locations ${found.from.oauthLocations}, agency installs ${found.from.agencyInstalls}${found.notInstalled ? `; ${found.notInstalled} not installed, left out` : ""})`,
+            ]
+          : []),
+        `HighLevel calls ${counted.calls}, 429s ${counted.throttled}`,
         `uploads listed ${t.listed}; too recent ${t.tooRecent}; to delete ${t.delete}; protected ${t.protected}; skipped ${t.skipped}; left out ${t.leftOut}`,
         `posts removed with them: ${t.postsRemoved}${t.futurePostsRemoved ? `, of which ${t.futurePostsRemoved} still scheduled (--include-scheduled)` : ", none still scheduled"}`,
       ].join("\n");
@@ -133,12 +208,18 @@ Examples:
       const refused = plan.locations.filter((l) => l.tokenRefused);
       if (refused.length > 0) {
         throw new OperationalError(
-          `HighLevel refused the token for ${refused.map((l) => l.locationId).join(", ")} (${refused[0]?.incomplete}): check HIGHLEVEL_TOKEN — it must belong to the location (or its agency) and have the socialplanner/csv scopes`,
+          `HighLevel refused the token for ${refused.length} location(s) (${refused
+            .slice(0, 5)
+            .map((l) => l.locationId)
+            .join(
+              ", ",
+            )}${refused.length > 5 ? ", …" : ""}: ${refused[0]?.incomplete}): check the token — it must belong to the location (or its agency) and have the socialplanner/csv scopes`,
         );
       }
-      if (plan.locations.some((l) => l.incomplete)) {
+      const incomplete = plan.locations.filter((l) => l.incomplete);
+      if (incomplete.length > 0) {
         throw new OperationalError(
-          "listing stopped early for some locations; run again to plan the rest",
+          `${incomplete.length} of ${plan.locations.length} location(s) incomplete (${incomplete[0]?.locationId}: ${incomplete[0]?.incomplete}); the rest is planned — run again to plan those`,
         );
       }
     });
@@ -176,10 +257,23 @@ function blastRadius(plan: PurgePlan): string {
   return table(rows);
 }
 
-function policyFromFlags(flags: PurgeFlags) {
+/** Exactly one of -l, --locations-file, --all-locations. */
+async function chosenLocations(flags: PurgeFlags): Promise<string[] | "all"> {
+  const given = [flags.location, flags.locationsFile, flags.allLocations].filter(Boolean).length;
+  if (given !== 1) {
+    throw new UsageError(
+      "name the locations with exactly one of -l <ids…>, --locations-file <file> or --all-locations",
+    );
+  }
+  if (flags.allLocations) return "all";
+  if (flags.locationsFile) return locationsFromFile(flags.locationsFile);
+  return flags.location ?? [];
+}
+
+function policyFromFlags(flags: PurgeFlags, locationIds: string[] | "all") {
   try {
     return parsePurgePolicy({
-      locationIds: flags.location,
+      locationIds,
       olderThanDays: parseAge(flags.olderThan),
       ...(flags.status && {
         statuses: flags.status

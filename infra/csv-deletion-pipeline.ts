@@ -231,7 +231,7 @@ export class CsvDeletionPipeline extends Construct {
         );
       }
       return new Schedule(this, `Purge-${schedule.name}`, {
-        description: `ghl-csv-purge: purge ${policy.locationIds.length} location(s), uploads older than ${policy.olderThanDays} days`,
+        description: `ghl-csv-purge: purge ${policy.locationIds === "all" ? "every location the token reaches" : `${policy.locationIds.length} location(s)`}, uploads older than ${policy.olderThanDays} days`,
         schedule: ScheduleExpression.expression(
           schedule.schedule,
           schedule.timeZone ? TimeZone.of(schedule.timeZone) : undefined,

@@ -266,7 +266,9 @@ export class SandboxHighLevelApi {
       await sleep(latencyMs, undefined, { signal: this.#stopping.signal });
     }
     if (this.oauth && url.pathname.startsWith("/oauth/")) {
-      const form = new URLSearchParams(await readText(request));
+      // A GET's parameters are its query; a POST's its form body.
+      const form =
+        method === "GET" ? url.searchParams : new URLSearchParams(await readText(request));
       const result = this.oauth.handle(method, url.pathname, form, request.headers.authorization);
       return answer(result.status, result.body);
     }

@@ -11,6 +11,8 @@ export interface SandboxOAuthOptions {
   clientSecret: string;
   /** How long an access token lives; HighLevel's is ~24 h. */
   accessTokenLifetimeMs?: number;
+  /** The app's id: `installedLocations` answers 400 to any other `appId` when set. */
+  appId?: string;
 }
 
 interface IssuedAccess {
@@ -45,6 +47,10 @@ export class SandboxOAuth {
   readonly #refresh = new Map<string, IssuedRefresh>();
   readonly #codes = new Map<string, Omit<IssuedRefresh, "used" | "revoked">>();
   readonly #installedAt = new Map<string, Set<string>>();
+  /** Locations an agency's install was removed from: listed with `isInstalled: false`. */
+  readonly #uninstalledAt = new Map<string, Set<string>>();
+  /** `GET /oauth/installedLocations` calls (paging tests count them). */
+  installedLocationsCalls = 0;
   readonly #inactive = new Set<string>();
   /** `POST /oauth/token` calls per refresh token presented (the race test counts them). */
   readonly refreshCalls = new Map<string, number>();
@@ -64,6 +70,14 @@ export class SandboxOAuth {
   installAtCompany(companyId: string, locationIds: string[]): IssuedPair {
     this.#installedAt.set(companyId, new Set(locationIds));
     return this.#issue({ userType: "Company", companyId });
+  }
+
+  /** Removes the app from one of an agency's locations (it stays listed, `isInstalled: false`). */
+  uninstallAt(companyId: string, locationId: string): void {
+    this.#installedAt.get(companyId)?.delete(locationId);
+    const removed = this.#uninstalledAt.get(companyId) ?? new Set<string>();
+    removed.add(locationId);
+    this.#uninstalledAt.set(companyId, removed);
   }
 
   /** An authorization code, as HighLevel's redirect after installing would carry. */
@@ -112,18 +126,42 @@ export class SandboxOAuth {
       return this.#locationToken(form, authorization);
     }
     if (method === "GET" && path === "/oauth/installedLocations") {
-      const company = this.#bearer(authorization, "Company");
-      if (!company) return unauthorized();
-      const locations = [...(this.#installedAt.get(company.companyId ?? "") ?? [])];
-      return {
-        status: 200,
-        body: {
-          locations: locations.map((_id) => ({ _id, isInstalled: true })),
-          count: locations.length,
-        },
-      };
+      return this.#installedLocations(form, authorization);
     }
     return { status: 404, body: { statusCode: 404, message: `Cannot ${method} ${path}` } };
+  }
+
+  /** HighLevel's paging: `skip`, `limit` (default 20), `isInstalled`, `count` of all that match. */
+  #installedLocations(query: URLSearchParams, authorization: string | undefined): OAuthAnswer {
+    this.installedLocationsCalls += 1;
+    const company = this.#bearer(authorization, "Company");
+    if (!company) return unauthorized();
+    const companyId = company.companyId ?? "";
+    if (query.get("companyId") !== companyId) {
+      return { status: 400, body: { statusCode: 400, message: "companyId does not match the token" } };
+    }
+    if (this.#options.appId && query.get("appId") !== this.#options.appId) {
+      return { status: 400, body: { statusCode: 400, message: "appId is invalid" } };
+    }
+    const installed = [...(this.#installedAt.get(companyId) ?? [])].map((_id) => ({
+      _id,
+      name: `Sub-account ${_id}`,
+      isInstalled: true,
+    }));
+    const removed = [...(this.#uninstalledAt.get(companyId) ?? [])].map((_id) => ({
+      _id,
+      name: `Sub-account ${_id}`,
+      isInstalled: false,
+    }));
+    const wanted = query.get("isInstalled");
+    const all =
+      wanted === "true" ? installed : wanted === "false" ? removed : [...installed, ...removed];
+    const skip = Math.max(0, Number(query.get("skip") ?? 0) || 0);
+    const limit = Math.min(100, Math.max(1, Number(query.get("limit") ?? 20) || 20));
+    return {
+      status: 200,
+      body: { locations: all.slice(skip, skip + limit), count: all.length },
+    };
   }
 
   #token(form: URLSearchParams): OAuthAnswer {

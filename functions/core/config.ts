@@ -169,6 +169,8 @@ export interface PlannerConfig {
   /** The coordination table (fleet-wide rate budgets); none → per-container pacing. */
   coordinationTable: string | undefined;
   dynamoDbEndpoint: string | undefined;
+  /** Locations a purge lists at once (PURGE_CONCURRENCY), each within its own budget. */
+  purgeConcurrency: number;
 }
 
 /**
@@ -197,6 +199,7 @@ export function loadPlannerConfig(env: Env): PlannerConfig {
     coordinationTable: tableName(env, "COORDINATION_TABLE"),
     dynamoDbEndpoint:
       text(env, "AWS_ENDPOINT_URL_DYNAMODB") && url(env, "AWS_ENDPOINT_URL_DYNAMODB"),
+    purgeConcurrency: integer(env, "PURGE_CONCURRENCY", 16, 1, 200),
   };
 }
 

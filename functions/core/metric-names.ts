@@ -22,6 +22,10 @@ export const METRIC = {
   resultsMissing: "ResultsMissing",
   /** Result lines or run counts kept for the next batch's write after a failed one. */
   runRecordsHeld: "RunRecordsHeld",
+  /** A scheduled purge ran out of time before starting these locations (its next run starts with them). */
+  purgeLocationsNotReached: "PurgeLocationsNotReached",
+  /** Locations a purge left for its next run: not reached, or stopped early (not a refused token). */
+  purgeLocationsLeft: "PurgeLocationsLeft",
   tokensRefreshed: "TokensRefreshed",
   tokenRefreshFailed: "TokenRefreshFailed",
 } as const;

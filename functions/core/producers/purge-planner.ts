@@ -5,12 +5,15 @@ import {
   readCsvListPage,
   readCsvUpload,
 } from "../highlevel/csv-answer.ts";
+import pLimit from "p-limit";
+import type { OAuthSecret } from "../auth/token-secret.ts";
 import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
 import { purgeRunId } from "../runs/run-id.ts";
 import type { RunTable } from "../runs/run-table.ts";
 import type { DeletionJob } from "./deletion-job.ts";
 import { type EnqueueReport, enqueueDeletions } from "./enqueue.ts";
+import { type DiscoveredLocations, type ListInstalled, locationsOfSecret } from "./location-discovery.ts";
 import type { PurgePolicy } from "./purge-policy.ts";
 
 export interface PlannedDeletion {
@@ -86,6 +89,10 @@ export interface PurgePlan {
   notEnqueuedBecause?: string;
   /** The run's record could not be written (the jobs were enqueued all the same). */
   runRecordError?: string;
+  /** Locations not started before the deadline (also `incomplete` in `locations`). */
+  notReached: string[];
+  /** With `locationIds: "all"`: where the locations came from. */
+  discovered?: Omit<DiscoveredLocations, "locationIds">;
 }
 
 export interface PurgeDeps {
@@ -103,7 +110,33 @@ export interface PurgeDeps {
   runId?: string;
   /** Where the run is recorded (its total once enqueued); without it jobs still carry the id. */
   runTable?: RunTable;
+  /** Locations listed at once, each paced within its own budget. Default 16. */
+  locationConcurrency?: number;
+  /** Posts reads at once within one location. Default 5. */
+  readConcurrency?: number;
+  /** Locations to plan first: those an earlier run did not reach (the planner's resume). */
+  firstLocations?: string[];
+  /** `locationIds: "all"` with an agency install: lists the app's installed locations. */
+  listInstalled?: (secret: OAuthSecret) => ListInstalled;
+  /** The app id for `installedLocations`, when the secret has none. */
+  appId?: string;
+  onProgress?: (progress: PurgeProgress) => void;
 }
+
+export interface PurgeProgress {
+  locations: number;
+  locationsDone: number;
+  uploadsSeen: number;
+  incomplete: number;
+}
+
+/** Locations listed at once: at HighLevel's answer times (200–300 ms) 300 locations plan in seconds. */
+export const DEFAULT_LOCATION_CONCURRENCY = 16;
+export const DEFAULT_READ_CONCURRENCY = 5;
+/** No location is started with less than this left before the deadline. */
+const LOCATION_START_MARGIN_MS = 3_000;
+/** Why a location was not planned: the run ran out of time first (the next run starts with it). */
+export const NOT_REACHED = "not reached before the run's time limit";
 
 /**
  * Lists each location's uploads page by page and decides, for each one old enough, whether
@@ -140,20 +173,62 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
     },
     enqueued: 0,
     notEnqueued: 0,
+    notReached: [],
   };
   const statuses = new Set<string>(policy.statuses);
+  let admitted = 0;
 
-  for (const locationId of policy.locationIds) {
-    const location: LocationPlan = {
-      locationId,
-      listed: 0,
-      selected: 0,
-      protected: 0,
-      leftOut: 0,
-    };
-    plan.locations.push(location);
+  const locationIds = await resolveLocations(policy, deps, plan);
+  const byLocation = new Map<string, { uploads: PlannedUpload[]; deletions: PlannedDeletion[] }>();
+  for (const locationId of locationIds) {
+    byLocation.set(locationId, { uploads: [], deletions: [] });
+    plan.locations.push({ locationId, listed: 0, selected: 0, protected: 0, leftOut: 0 });
+  }
+  const locationPlans = new Map(plan.locations.map((location) => [location.locationId, location]));
+  // Uploads being read for a possible deletion: they hold a place under `maxJobs` until decided.
+  let reserved = 0;
+  let locationsDone = 0;
+  let uploadsSeen = 0;
+  const progress = () =>
+    deps.onProgress?.({
+      locations: locationIds.length,
+      locationsDone,
+      uploadsSeen,
+      incomplete: plan.locations.filter((l) => l.incomplete).length,
+    });
+  const startBy = deps.deadline - LOCATION_START_MARGIN_MS;
+  const limitLocations = pLimit(deps.locationConcurrency ?? DEFAULT_LOCATION_CONCURRENCY);
+  await Promise.all(
+    locationIds.map((locationId) =>
+      limitLocations(async () => {
+        const location = locationPlans.get(locationId) as LocationPlan;
+        if (Date.now() > startBy) {
+          location.incomplete = NOT_REACHED;
+          plan.notReached.push(locationId);
+        } else {
+          await planLocation(location).catch((error: unknown) => {
+            // A token that cannot be had (not installed, no entry) fails this location alone.
+            location.incomplete = error instanceof Error ? error.message : String(error);
+          });
+        }
+        locationsDone += 1;
+        progress();
+      }),
+    ),
+  );
+  // Input order, whatever order the locations finished in.
+  for (const locationId of locationIds) {
+    const found = byLocation.get(locationId);
+    plan.uploads.push(...(found?.uploads ?? []));
+    plan.deletions.push(...(found?.deletions ?? []));
+  }
+
+  async function planLocation(location: LocationPlan): Promise<void> {
+    const { locationId } = location;
     const token = await deps.tokens.tokenFor(locationId);
     const context = { token, deadline: deps.deadline };
+    const limitReads = pLimit(deps.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+    const found = byLocation.get(locationId) as { uploads: PlannedUpload[] };
     for (let skip = 0; ; skip += pageSize) {
       const answer = await deps.client.listCsvs(locationId, { skip, limit: pageSize }, context);
       const listed = usableBody(answer);
@@ -167,12 +242,14 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
       const page = readCsvListPage(listed.body);
       location.listed += page.csvs.length;
       plan.totals.listed += page.csvs.length;
-      for (const upload of page.csvs) {
-        const decided = await decide(upload);
-        if (!decided) continue;
-        plan.uploads.push(decided);
-        count(location, decided);
+      uploadsSeen += page.csvs.length;
+      const decided = await Promise.all(page.csvs.map((upload) => decide(upload)));
+      for (const upload of decided) {
+        if (!upload) continue;
+        found.uploads.push(upload);
+        count(location, upload);
       }
+      progress();
       const reachedEnd =
         page.csvs.length < pageSize || (page.total !== undefined && skip + pageSize >= page.total);
       if (reachedEnd) break;
@@ -200,34 +277,40 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
           why: `status ${upload.status ?? "unknown"} not selected (statuses: ${policy.statuses.join(", ")})`,
         };
       }
-      if (plan.deletions.length >= policy.maxJobs) {
+      if (admitted + reserved >= policy.maxJobs) {
         return {
           ...base,
           decision: "left-out",
           why: `the maxJobs cap (${policy.maxJobs}) was reached`,
         };
       }
-      const posts = await countPosts(locationId, upload._id, context);
-      if (!posts.ok) {
-        return policy.protectScheduledPosts
-          ? { ...base, decision: "skipped", why: `its posts could not be read: ${posts.why}` }
-          : admit({ ...base, decision: "delete", why: `posts not read: ${posts.why}` });
+      reserved += 1;
+      try {
+        const posts = await limitReads(() => countPosts(locationId, upload._id, context));
+        if (!posts.ok) {
+          return policy.protectScheduledPosts
+            ? { ...base, decision: "skipped", why: `its posts could not be read: ${posts.why}` }
+            : admit({ ...base, decision: "delete", why: `posts not read: ${posts.why}` });
+        }
+        if (policy.protectScheduledPosts && posts.counts.future > 0) {
+          return {
+            ...base,
+            decision: "protected",
+            why: `${posts.counts.future} post(s) still scheduled, the next at ${posts.counts.nextScheduled ?? "an unreadable time"}`,
+            posts: posts.counts,
+          };
+        }
+        return admit({ ...base, decision: "delete", posts: posts.counts });
+      } finally {
+        reserved -= 1;
       }
-      if (policy.protectScheduledPosts && posts.counts.future > 0) {
-        return {
-          ...base,
-          decision: "protected",
-          why: `${posts.counts.future} post(s) still scheduled, the next at ${posts.counts.nextScheduled ?? "an unreadable time"}`,
-          posts: posts.counts,
-        };
-      }
-      return admit({ ...base, decision: "delete", posts: posts.counts });
     }
   }
 
   function admit(upload: PlannedUpload): PlannedUpload {
     const { decision: _, why: __, posts, ...deletion } = upload;
-    plan.deletions.push(deletion);
+    admitted += 1;
+    byLocation.get(upload.locationId)?.deletions.push(deletion);
     plan.totals.postsRemoved += posts?.total ?? 0;
     plan.totals.futurePostsRemoved += posts?.future ?? 0;
     return upload;
@@ -307,6 +390,31 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
     if (firstFailure && "error" in firstFailure) plan.notEnqueuedBecause = firstFailure.error;
   }
   return plan;
+}
+
+/**
+ * The policy's locations: its list, or (`"all"`) every location the token secret reaches;
+ * those an earlier run did not reach go first.
+ */
+async function resolveLocations(
+  policy: PurgePolicy,
+  deps: PurgeDeps,
+  plan: PurgePlan,
+): Promise<string[]> {
+  let ids: string[];
+  if (policy.locationIds === "all") {
+    const { locationIds, ...discovered } = await locationsOfSecret(await deps.tokens.secret(), {
+      ...(deps.listInstalled && { listInstalled: deps.listInstalled }),
+      ...(deps.appId && { appId: deps.appId }),
+    });
+    plan.discovered = discovered;
+    ids = locationIds;
+  } else {
+    ids = [...new Set(policy.locationIds)];
+  }
+  const first = (deps.firstLocations ?? []).filter((id) => ids.includes(id));
+  const firstSet = new Set(first);
+  return [...first, ...ids.filter((id) => !firstSet.has(id))];
 }
 
 type Answer = Awaited<ReturnType<HighLevelClient["listCsvs"]>>;

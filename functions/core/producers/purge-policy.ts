@@ -23,15 +23,22 @@ export const DEFAULT_PURGE_STATUSES = ["completed", "failed"] as const;
 
 /** Which uploads a scheduled (or `ghl-csv-purge purge`) run deletes. */
 export const PurgePolicySchema = v.object({
-  locationIds: v.pipe(
-    v.array(
+  /** The locations, or "all": every location the token secret reaches (DESIGN.md). */
+  locationIds: v.union(
+    [
+      v.literal("all"),
       v.pipe(
-        v.string(),
-        v.regex(HIGHLEVEL_ID_PATTERN, "may contain only letters, digits, '_' and '-'"),
+        v.array(
+          v.pipe(
+            v.string(),
+            v.regex(HIGHLEVEL_ID_PATTERN, "may contain only letters, digits, '_' and '-'"),
+          ),
+          'must be a list of location ids, or "all"',
+        ),
+        v.minLength(1, "must name at least one location"),
       ),
-      "must be a list of location ids",
-    ),
-    v.minLength(1, "must name at least one location"),
+    ],
+    'must be a list of location ids, or "all"',
   ),
   /** Only uploads created more than this many days ago. */
   olderThanDays: v.optional(

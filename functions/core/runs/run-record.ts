@@ -27,6 +27,8 @@ export interface RunRecord {
   counts: RunCounts;
   firstSettledAt?: string;
   lastSettledAt?: string;
+  /** A purge that ran out of time: locations left for its next run. */
+  unreachedLocations?: number;
 }
 
 export type RunState =

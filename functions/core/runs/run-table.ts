@@ -118,6 +118,19 @@ export class RunTable {
     await this.#update(runId, expression, values, { "#ttl": "ttl", "#source": "source" }, deadline);
   }
 
+  /** A purge that could not plan every location: how many it left for its next run. */
+  async noteUnreached(runId: string, locationIds: string[]): Promise<void> {
+    await this.#update(
+      runId,
+      "SET unreachedLocations = :count, unreached = :ids",
+      {
+        ":count": { N: String(locationIds.length) },
+        ":ids": { L: locationIds.slice(0, 100).map((id) => ({ S: id })) },
+      },
+      {},
+    );
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const { GetItemCommand } = await import("@aws-sdk/client-dynamodb");
     const client = await this.#client();
@@ -175,7 +188,7 @@ export class RunTable {
           Key: { pk: { S: runItemKey(runId) } },
           UpdateExpression: expression,
           ExpressionAttributeValues: values,
-          ExpressionAttributeNames: names,
+          ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
         }),
         { abortSignal },
       ),
@@ -210,6 +223,9 @@ function toRunRecord(item: Item): RunRecord {
     counts,
     ...(firstSettledAt && { firstSettledAt }),
     ...(lastSettledAt && { lastSettledAt }),
+    ...(item.unreachedLocations?.N !== undefined && {
+      unreachedLocations: number("unreachedLocations"),
+    }),
   };
 }
 

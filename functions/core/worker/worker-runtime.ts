@@ -181,6 +181,11 @@ export function createPacer(
   });
 }
 
+/** A DynamoDB client created on first use (the coordination table's). */
+export function dynamoDbClientFor(endpoint: string | undefined): () => Promise<DynamoDBClient> {
+  return once(() => dynamoDbClient(endpoint));
+}
+
 async function dynamoDbClient(endpoint: string | undefined): Promise<DynamoDBClient> {
   const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   return new DynamoDBClient({
