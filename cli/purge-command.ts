@@ -125,7 +125,7 @@ Examples:
       if (flags.baseUrl !== undefined) checkBaseUrl(flags.baseUrl);
       const baseUrl =
         flags.baseUrl ?? process.env.HIGHLEVEL_BASE_URL ?? "https://services.leadconnectorhq.com";
-      const { tokens } = await purgeTokens(
+      const { tokens, from: tokensFrom } = await purgeTokens(
         flags,
         flags.stack ? resolved.tokenSecretArn : undefined,
         baseUrl,
@@ -208,12 +208,12 @@ Examples:
       const refused = plan.locations.filter((l) => l.tokenRefused);
       if (refused.length > 0) {
         throw new OperationalError(
-          `HighLevel refused the token for ${refused.length} location(s) (${refused
+          `HighLevel refused the token for ${refused
             .slice(0, 5)
             .map((l) => l.locationId)
             .join(
               ", ",
-            )}${refused.length > 5 ? ", …" : ""}: ${refused[0]?.incomplete}): check the token — it must belong to the location (or its agency) and have the socialplanner/csv scopes`,
+            )}${refused.length > 5 ? ` and ${refused.length - 5} more` : ""} (${refused[0]?.incomplete}): check the token from ${tokensFrom} — it must belong to the location (or its agency) and have the socialplanner/csv scopes`,
         );
       }
       const incomplete = plan.locations.filter((l) => l.incomplete);

@@ -295,7 +295,7 @@ describe("purge and the conventions", () => {
       });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain("HighLevel refused the token for locA");
-      expect(result.stderr).toContain("check HIGHLEVEL_TOKEN");
+      expect(result.stderr).toContain("check the token from HIGHLEVEL_TOKEN");
       expect(result.stderr).not.toContain("a-wrong-token");
     } finally {
       await sandbox.stop();
