@@ -6,6 +6,10 @@
 import "../cli/quiet-worker.ts";
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import {
+  DEFAULT_LOCATION_CONCURRENCY,
+  DEFAULT_READ_CONCURRENCY,
+} from "../functions/core/producers/purge-planner.ts";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { officialSdk, plainKy, runAlternative } from "./alternatives.ts";
 import { measureColdStart } from "./cold-start.ts";
@@ -13,6 +17,7 @@ import { estimateCost } from "./cost-model.ts";
 import { measureEnqueue } from "./enqueue-throughput.ts";
 import { fleetSectionOf, RESULTS_FILE } from "./fleet-drain.ts";
 import { type DrainResult, drainThroughPipeline } from "./pipeline-drain.ts";
+import { measurePurgePlan } from "./purge-plan.ts";
 import { measureReportReadInProcess } from "./report-read.ts";
 
 const JOBS = 3_000;
@@ -88,6 +93,21 @@ log("3b/5 report: 100,000 and 1,000,000 jobs read back as `report` does, each in
 const reports = [100_000, 1_000_000].map((jobs) => measureReportReadInProcess(jobs));
 log("4/5 enqueue: 100,000 jobs with the library, 10,000 one SendMessage at a time");
 const enqueue = await measureEnqueue(100_000, 10_000);
+log(
+  "4b/5 purge plan: a dry run over 300 locations × 20 uploads (5 posts each), 200–300 ms answers, 100 calls / 10 s per location — concurrent, then one location at a time (cut at 60 s)",
+);
+const purgeNow = await measurePurgePlan({
+  locations: 300,
+  locationConcurrency: DEFAULT_LOCATION_CONCURRENCY,
+  readConcurrency: DEFAULT_READ_CONCURRENCY,
+  limitSeconds: 600,
+});
+const purgeBefore = await measurePurgePlan({
+  locations: 300,
+  locationConcurrency: 1,
+  readConcurrency: 1,
+  limitSeconds: 60,
+});
 log("5/5 cold start: bundle size and fresh-process import time (median of 11)");
 const cold = await measureColdStart(11);
 const cost = estimateCost({
@@ -137,6 +157,11 @@ const rows: string[][] = [
     "enqueue",
     `library ${Math.round(enqueue.libraryPerSecond)} jobs/s (100k in ${fixed(enqueue.librarySeconds)} s); one-by-one ${Math.round(enqueue.oneByOnePerSecond)} jobs/s; ${fixed(enqueue.speedup)}×`,
     "≥ 8×",
+  ],
+  [
+    "purge --all-locations --dry-run: 300 locations × 20 uploads (6,300 calls), 200–300 ms answers",
+    `${fixed(purgeNow.seconds)} s (${Math.round(purgeNow.callsPerSecond)} calls/s, ${purgeNow.locationsPlanned} of 300 planned), ${purgeNow.throttled} 429s of ${purgeNow.calls} calls (${fixed((100 * purgeNow.throttled) / Math.max(1, purgeNow.calls), 2)}%); one location at a time (before): ${fixed(purgeBefore.callsPerSecond)} calls/s, ${purgeBefore.locationsPlanned} locations in ${fixed(purgeBefore.seconds)} s ≈ ${fixed(((300 / Math.max(1, purgeBefore.locationsPlanned)) * purgeBefore.seconds) / 60)} min for all`,
+    "≤ 60 s, ≤ 0.5% 429s",
   ],
   ...cold.map((c) => [
     `cold import: ${c.variant}`,

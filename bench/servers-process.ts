@@ -27,6 +27,8 @@ export interface ServersConfig {
   coordination?: boolean;
   /** Stamp the jobs with this run id and create the report bucket (run records and results). */
   runId?: string;
+  /** Uploads created this many days ago (purge benchmarks); default now. */
+  uploadAgeDays?: number;
 }
 
 export interface ServersInfo {
@@ -70,7 +72,14 @@ for (let i = 0; i < config.jobs; i++) {
       ? Math.floor(i / perLocation)
       : i % config.locations.length;
   const locationId = config.locations[index] as string;
-  jobs.push({ locationId, csvId: sandbox.addUpload(locationId)._id });
+  const createdAt =
+    config.uploadAgeDays === undefined
+      ? undefined
+      : new Date(Date.now() - config.uploadAgeDays * 86_400_000).toISOString();
+  jobs.push({
+    locationId,
+    csvId: sandbox.addUpload(locationId, createdAt ? { createdAt } : {})._id,
+  });
 }
 if (config.enqueue) {
   const name = queues.queueUrl.split("/").pop() as string;

@@ -63,7 +63,7 @@ export function registerPurgeCommand(program: Command): void {
     )
     .option("--secret-arn <arn>", "the token secret in Secrets Manager (--stack: the stack's)")
     .option("--app-id <id>", "the Marketplace app's id, when the OAuth secret has none")
-    .option("--concurrency <n>", "locations listed at once, each within its own budget", "16")
+    .option("--concurrency <n>", "locations listed at once, each within its own budget", "32")
     .option("--quiet", "no progress on stderr")
     .option("--older-than <age>", "only uploads created before this age (30d, 12h, 2w)", "30d")
     .option(

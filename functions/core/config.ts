@@ -199,7 +199,7 @@ export function loadPlannerConfig(env: Env): PlannerConfig {
     coordinationTable: tableName(env, "COORDINATION_TABLE"),
     dynamoDbEndpoint:
       text(env, "AWS_ENDPOINT_URL_DYNAMODB") && url(env, "AWS_ENDPOINT_URL_DYNAMODB"),
-    purgeConcurrency: integer(env, "PURGE_CONCURRENCY", 16, 1, 200),
+    purgeConcurrency: integer(env, "PURGE_CONCURRENCY", 32, 1, 200),
   };
 }
 

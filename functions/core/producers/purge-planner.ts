@@ -1,19 +1,23 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import pLimit from "p-limit";
+import type { OAuthSecret } from "../auth/token-secret.ts";
 import {
   bodyConfirmsSuccess,
   type CsvUpload,
   readCsvListPage,
   readCsvUpload,
 } from "../highlevel/csv-answer.ts";
-import pLimit from "p-limit";
-import type { OAuthSecret } from "../auth/token-secret.ts";
 import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
 import { purgeRunId } from "../runs/run-id.ts";
 import type { RunTable } from "../runs/run-table.ts";
 import type { DeletionJob } from "./deletion-job.ts";
 import { type EnqueueReport, enqueueDeletions } from "./enqueue.ts";
-import { type DiscoveredLocations, type ListInstalled, locationsOfSecret } from "./location-discovery.ts";
+import {
+  type DiscoveredLocations,
+  type ListInstalled,
+  locationsOfSecret,
+} from "./location-discovery.ts";
 import type { PurgePolicy } from "./purge-policy.ts";
 
 export interface PlannedDeletion {
@@ -110,7 +114,7 @@ export interface PurgeDeps {
   runId?: string;
   /** Where the run is recorded (its total once enqueued); without it jobs still carry the id. */
   runTable?: RunTable;
-  /** Locations listed at once, each paced within its own budget. Default 16. */
+  /** Locations listed at once, each paced within its own budget. Default 32. */
   locationConcurrency?: number;
   /** Posts reads at once within one location. Default 5. */
   readConcurrency?: number;
@@ -130,8 +134,8 @@ export interface PurgeProgress {
   incomplete: number;
 }
 
-/** Locations listed at once: at HighLevel's answer times (200–300 ms) 300 locations plan in seconds. */
-export const DEFAULT_LOCATION_CONCURRENCY = 16;
+/** Locations listed at once: at 200–300 ms answers 300 locations (6,300 calls) plan in ~14 s (bench). */
+export const DEFAULT_LOCATION_CONCURRENCY = 32;
 export const DEFAULT_READ_CONCURRENCY = 5;
 /** No location is started with less than this left before the deadline. */
 const LOCATION_START_MARGIN_MS = 3_000;
