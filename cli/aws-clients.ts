@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describeNonRetryable } from "../functions/core/producers/sqs-errors.ts";
-import { OperationalError, UsageError } from "./errors.ts";
+import { describeAwsError, OperationalError, UsageError } from "./errors.ts";
 
 export interface SqsFlags {
   endpointUrl?: string;
@@ -127,8 +127,4 @@ export async function resolveQueueFlags(flags: QueueFlags): Promise<QueueFlags> 
   };
 }
 
-/** Turns an SDK failure into one line: its name and message, never a stack. */
-export function describeAwsError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
+export { describeAwsError };

@@ -15,3 +15,9 @@ export class OperationalError extends Error {
 export class InterruptedError extends Error {
   override name = "InterruptedError";
 }
+
+/** Turns an SDK failure into one line: its name and message, never a stack. */
+export function describeAwsError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,6 +1,5 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { describeAwsError } from "./aws-clients.ts";
-import { OperationalError } from "./errors.ts";
+import { describeAwsError, OperationalError } from "./errors.ts";
 
 /** The outputs of a deployed GhlCsvPurge stack (QueueUrl, DeadLetterQueueUrl, …), by key. */
 export async function readStackOutputs(

@@ -5,7 +5,7 @@ import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
-import type { CsvDeletionPipelineProps } from "./csv-deletion-pipeline.ts";
+import type { CsvDeletionPipelineProps } from "./pipeline-props.ts";
 
 /** The CDK context keys the standalone app reads (`npx cdk deploy -c key=value`). */
 export const CONTEXT_KEYS = [

@@ -138,7 +138,10 @@ export class SandboxOAuth {
     if (!company) return unauthorized();
     const companyId = company.companyId ?? "";
     if (query.get("companyId") !== companyId) {
-      return { status: 400, body: { statusCode: 400, message: "companyId does not match the token" } };
+      return {
+        status: 400,
+        body: { statusCode: 400, message: "companyId does not match the token" },
+      };
     }
     if (this.#options.appId && query.get("appId") !== this.#options.appId) {
       return { status: 400, body: { statusCode: 400, message: "appId is invalid" } };

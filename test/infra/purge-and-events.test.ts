@@ -96,6 +96,30 @@ describe("scheduled purges", () => {
     ).toThrow(/purge schedule "bad": invalid purge policy: locationIds\.0: may contain only/);
   });
 
+  it('accepts locationIds "all" and refuses any other word, at synth', () => {
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
+    new CsvDeletionPipeline(stack, "P", {
+      purgeSchedules: [{ name: "every", schedule: "rate(1 day)", policy: { locationIds: "all" } }],
+    });
+    const schedule = Object.values(
+      Template.fromStack(stack).findResources("AWS::Scheduler::Schedule"),
+    ).find((s) => String(s.Properties.Description).includes("every location"));
+    expect(JSON.parse(schedule?.Properties.Target.Input)).toMatchObject({
+      locationIds: "all",
+      runName: "every",
+    });
+    const other = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "T");
+    expect(
+      () =>
+        new CsvDeletionPipeline(other, "P", {
+          purgeSchedules: [
+            // biome-ignore lint/suspicious/noExplicitAny: a wrong value on purpose
+            { name: "bad", schedule: "rate(1 day)", policy: { locationIds: "everything" as any } },
+          ],
+        }),
+    ).toThrow(/locationIds: must be a list of location ids, or "all"/);
+  });
+
   it("refuses a schedule that names the deleted status at synth", () => {
     const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "S");
     expect(

@@ -1,7 +1,7 @@
 import ky from "ky";
 import { clip, redact } from "../detail.ts";
 import { parseAnswerBody, readAnswerBody } from "../highlevel/answer-body.ts";
-import { HIGHLEVEL_API_VERSION } from "../highlevel/highlevel-client.ts";
+import { HIGHLEVEL_API_VERSION } from "../highlevel/api-version.ts";
 
 /** A new token pair from `POST /oauth/token`, or a location token from `/oauth/locationToken`. */
 export interface IssuedToken {

@@ -8,10 +8,11 @@ import {
   parseAnswerBody,
   readAnswerBody,
 } from "./answer-body.ts";
+import { HIGHLEVEL_API_VERSION } from "./api-version.ts";
 import { type Pacer, type RateLimitHeaders, readRateLimitHeaders } from "./rate-pacer.ts";
-import { tokenFingerprint } from "./token-source.ts";
+import { tokenFingerprint } from "./token-fingerprint.ts";
 
-export const HIGHLEVEL_API_VERSION = "2021-07-28";
+export { HIGHLEVEL_API_VERSION };
 
 /** What one logical call to HighLevel came to, after the client's own retries. */
 export type HighLevelAnswer =

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import { createOAuthClient, type OAuthClient } from "../auth/oauth-client.ts";
 import {
@@ -8,6 +7,7 @@ import {
   type TokenSecret,
 } from "../auth/token-secret.ts";
 
+export { tokenFingerprint } from "./token-fingerprint.ts";
 export { MissingTokenError };
 
 /** Where the worker gets HighLevel tokens from. Tokens are cached per container. */
@@ -34,11 +34,6 @@ export class TokenExpiredError extends Error {
 export const MINTED_TOKEN_MARGIN_MS = 5 * 60_000;
 /** An access token this close to expiry is treated as expired (the refresher renews 6 h ahead). */
 const EXPIRY_MARGIN_MS = 5_000;
-
-/** A short, stable, non-reversible name for a token: safe for keys and logs. */
-export function tokenFingerprint(token: string): string {
-  return createHash("sha256").update(token).digest("hex").slice(0, 12);
-}
 
 /**
  * Reads a PIT secret: either a bare token, or a JSON map `{"default": "...", "<locationId>": "..."}`.

@@ -1,103 +1,27 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import type { OAuthSecret } from "../auth/token-secret.ts";
-import {
-  bodyConfirmsSuccess,
-  type CsvUpload,
-  readCsvListPage,
-  readCsvUpload,
-} from "../highlevel/csv-answer.ts";
+import { type CsvUpload, readCsvListPage } from "../highlevel/csv-answer.ts";
 import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
 import { purgeRunId } from "../runs/run-id.ts";
 import type { RunTable } from "../runs/run-table.ts";
 import type { DeletionJob } from "./deletion-job.ts";
 import { type EnqueueReport, enqueueDeletions } from "./enqueue.ts";
-import {
-  type DiscoveredLocations,
-  type ListInstalled,
-  locationsOfSecret,
-} from "./location-discovery.ts";
+import { type ListInstalled, locationsOfSecret } from "./location-discovery.ts";
+import type { LocationPlan, PlannedDeletion, PlannedUpload, PurgePlan } from "./purge-plan.ts";
 import type { PurgePolicy } from "./purge-policy.ts";
+import { countUploadPosts, describeFailure, usableBody } from "./upload-posts.ts";
 
-export interface PlannedDeletion {
-  locationId: string;
-  csvId: string;
-  status: string | undefined;
-  createdAt: string | undefined;
-  fileName: string | undefined;
-}
-
-/** An upload's posts, as the planner counted them: all of them, those still to be published. */
-export interface PostCounts {
-  total: number;
-  /** Scheduled after now + the margin (or with a date that cannot be read: counted as future). */
-  future: number;
-  past: number;
-  /** The earliest future post's time, if any. */
-  nextScheduled: string | undefined;
-}
-
-export type UploadDecision = "delete" | "protected" | "skipped" | "left-out";
-
-/** One upload old enough to be considered, with what the plan does with it and why. */
-export interface PlannedUpload extends PlannedDeletion {
-  decision: UploadDecision;
-  /** Why it is protected, skipped or left out. */
-  why?: string;
-  /** Its posts, when they were read (every delete and protected decision reads them). */
-  posts?: PostCounts;
-}
-
-export interface LocationPlan {
-  locationId: string;
-  listed: number;
-  selected: number;
-  protected: number;
-  leftOut: number;
-  /** Why listing stopped early, if it did (the rest is planned on the next run). */
-  incomplete?: string;
-  /** HighLevel refused the token (401/403): running again will not help until it is fixed. */
-  tokenRefused?: boolean;
-}
-
-/** The blast radius of a plan, summed over its locations. */
-export interface PurgeTotals {
-  listed: number;
-  /** Created after the age cut-off: not considered. */
-  tooRecent: number;
-  delete: number;
-  protected: number;
-  skipped: number;
-  /** Would have been considered, but the run's `maxJobs` cap was reached first. */
-  leftOut: number;
-  /** Posts the deletions remove with their uploads. */
-  postsRemoved: number;
-  /** Of those, posts still to be published (only with `protectScheduledPosts: false`). */
-  futurePostsRemoved: number;
-}
-
-export interface PurgePlan {
-  /** The run its deletions belong to (`runs show`, `report`); a dry run names the one it would use. */
-  runId: string;
-  dryRun: boolean;
-  locations: LocationPlan[];
-  /** Every upload old enough to be considered, with its decision. */
-  uploads: PlannedUpload[];
-  /** The uploads whose decision is `delete`: the jobs enqueued (or that would be). */
-  deletions: PlannedDeletion[];
-  totals: PurgeTotals;
-  enqueued: number;
-  notEnqueued: number;
-  /** Why the first of the deletions not enqueued could not be sent. */
-  notEnqueuedBecause?: string;
-  /** The run's record could not be written (the jobs were enqueued all the same). */
-  runRecordError?: string;
-  /** Locations not started before the deadline (also `incomplete` in `locations`). */
-  notReached: string[];
-  /** With `locationIds: "all"`: where the locations came from. */
-  discovered?: Omit<DiscoveredLocations, "locationIds">;
-}
+export type {
+  LocationPlan,
+  PlannedDeletion,
+  PlannedUpload,
+  PostCounts,
+  PurgePlan,
+  PurgeTotals,
+  UploadDecision,
+} from "./purge-plan.ts";
 
 export interface PurgeDeps {
   client: HighLevelClient;
@@ -290,7 +214,12 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
       }
       reserved += 1;
       try {
-        const posts = await limitReads(() => countPosts(locationId, upload._id, context));
+        const posts = await limitReads(() =>
+          countUploadPosts(deps.client, locationId, upload._id, context, {
+            futureAfter,
+            ...(deps.postPageSize && { pageSize: deps.postPageSize }),
+          }),
+        );
         if (!posts.ok) {
           return policy.protectScheduledPosts
             ? { ...base, decision: "skipped", why: `its posts could not be read: ${posts.why}` }
@@ -333,42 +262,6 @@ export async function planPurge(policy: PurgePolicy, deps: PurgeDeps): Promise<P
     } else {
       plan.totals.skipped += 1;
     }
-  }
-
-  /** Reads every page of an upload's posts and counts those still to be published. */
-  async function countPosts(
-    locationId: string,
-    csvId: string,
-    context: { token: string; deadline: number },
-  ): Promise<{ ok: true; counts: PostCounts } | { ok: false; why: string }> {
-    const limit = deps.postPageSize ?? 100;
-    const counts: PostCounts = { total: 0, future: 0, past: 0, nextScheduled: undefined };
-    for (let skip = 0; ; skip += limit) {
-      const answer = await deps.client.getCsv(locationId, csvId, context, { skip, limit });
-      const read = usableBody(answer);
-      if (!read) return { ok: false, why: describeFailure(answer, "the read") };
-      const page = readCsvUpload(read.body);
-      for (const post of page.posts) {
-        counts.total += 1;
-        const at = post.scheduleDate ? Date.parse(post.scheduleDate) : Number.NaN;
-        // A date that cannot be read might be tomorrow: it counts as future, never as past.
-        if (Number.isFinite(at) && at <= futureAfter) {
-          counts.past += 1;
-          continue;
-        }
-        counts.future += 1;
-        if (
-          Number.isFinite(at) &&
-          (!counts.nextScheduled || at < Date.parse(counts.nextScheduled))
-        ) {
-          counts.nextScheduled = new Date(at).toISOString();
-        }
-      }
-      const reachedEnd =
-        page.posts.length < limit || (page.count !== undefined && skip + limit >= page.count);
-      if (reachedEnd) break;
-    }
-    return { ok: true, counts };
   }
 
   if (!policy.dryRun && plan.deletions.length > 0) {
@@ -419,25 +312,4 @@ async function resolveLocations(
   const first = (deps.firstLocations ?? []).filter((id) => ids.includes(id));
   const firstSet = new Set(first);
   return [...first, ...ids.filter((id) => !firstSet.has(id))];
-}
-
-type Answer = Awaited<ReturnType<HighLevelClient["listCsvs"]>>;
-
-/** The body of a 2xx that arrived whole and does not say it failed; undefined otherwise. */
-function usableBody(answer: Answer): { body: unknown } | undefined {
-  const usable =
-    answer.kind === "answered" &&
-    answer.status >= 200 &&
-    answer.status < 300 &&
-    answer.bodyState === "complete" &&
-    bodyConfirmsSuccess(answer.body);
-  return usable ? { body: answer.body } : undefined;
-}
-
-function describeFailure(answer: Answer, what: string): string {
-  if (answer.kind === "answered") {
-    return `HighLevel answered ${answer.status}${answer.message ? `: ${answer.message}` : " without a usable answer"}`;
-  }
-  if (answer.kind === "paced-out") return `the rate budget ran out before ${what} finished`;
-  return answer.detail;
 }
