@@ -66,6 +66,8 @@ export interface FleetResult {
   tableReadsPerDeletion: number;
   /** CPU time of every process (workers and servers) over the drain, as a share of all cores. */
   cpuBusyShare: number;
+  /** Deletions in each second of the drain (the charts). */
+  perSecond: number[];
 }
 
 /**
@@ -110,6 +112,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
   const seconds = (performance.now() - started) / 1000;
   const reports = await Promise.all(workers.map((worker) => worker.stop()));
   if (process.env.FLEET_TRACE) await servers.trace();
+  const perSecond = await servers.series();
   await servers.stop();
   const sum = (pick: (report: FleetWorkerReport) => number) =>
     reports.reduce((total, report) => total + pick(report), 0);
@@ -131,6 +134,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     tableWritesPerDeletion: sum((r) => r.table.writes) / Math.max(1, deleted),
     tableReadsPerDeletion: sum((r) => r.table.reads) / Math.max(1, deleted),
     cpuBusyShare: (sum((r) => r.cpuMs) + stats.cpuMs) / (seconds * 1000 * cpus().length),
+    perSecond,
   };
 }
 

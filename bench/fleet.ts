@@ -7,6 +7,7 @@ import "../cli/quiet-worker.ts";
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
+import { fleetCostChart, fleetThroughputChart, writeChart } from "./charts.ts";
 import { fleetCost } from "./fleet-cost.ts";
 import {
   drainWithFleet,
@@ -187,6 +188,9 @@ if (!only) {
 ${table}
 `;
   writeFileSync(new URL("./FLEET-RESULTS.md", import.meta.url), `# Fleet benchmark\n\n${about}`);
+  // The charts of docs/benchmarks.md, from this run's own numbers.
+  await writeChart("fleet-throughput", fleetThroughputChart(results));
+  await writeChart("fleet-cost", fleetCostChart(results, fleetCost));
   // The same table in RESULTS.md, beside the single-container figures.
   writeFileSync(
     RESULTS_FILE,

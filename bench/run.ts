@@ -12,6 +12,7 @@ import {
 } from "../functions/core/producers/purge-planner.ts";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
 import { officialSdk, plainKy, runAlternative } from "./alternatives.ts";
+import { purgePlanChart, writeChart } from "./charts.ts";
 import { measureColdStart } from "./cold-start.ts";
 import { estimateCost } from "./cost-model.ts";
 import { measureEnqueue } from "./enqueue-throughput.ts";
@@ -193,6 +194,13 @@ ${markdownTable}
 
 ${cost.details}
 `;
+await writeChart(
+  "purge-plan",
+  purgePlanChart(
+    purgeNow,
+    (300 / Math.max(1, purgeBefore.locationsPlanned)) * (purgeBefore.seconds / 60),
+  ),
+);
 // The fleet's section (bench/fleet.ts) stays until the fleet cases run again.
 writeFileSync(RESULTS_FILE, results + fleetSectionOf(RESULTS_FILE));
 process.stdout.write(

@@ -133,6 +133,18 @@ for await (const line of createInterface({ input: process.stdin })) {
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);
   }
+  if (line === "series") {
+    // Deletions per second from the first call: the shape of the drain, for the charts.
+    const first = sandbox.calls[0]?.at ?? 0;
+    const perSecond: number[] = [];
+    for (const call of sandbox.calls) {
+      if (call.method !== "DELETE" || call.status !== 200) continue;
+      const second = Math.floor(((call.answeredAt ?? call.at) - first) / 1000);
+      while (perSecond.length <= second) perSecond.push(0);
+      perSecond[second] = (perSecond[second] ?? 0) + 1;
+    }
+    process.stdout.write(`${JSON.stringify(perSecond)}\n`);
+  }
   if (line === "trace") {
     const first = sandbox.calls[0]?.at ?? 0;
     const rows: Record<string, Record<string, number>> = {};

@@ -11,6 +11,11 @@ export async function startServers(config: ServersConfig) {
       servers.send("stats");
       return JSON.parse(await servers.nextLine()) as ServersStats;
     },
+    /** Deletions per second over the drain, from its first call. */
+    series: async (): Promise<number[]> => {
+      servers.send("series");
+      return JSON.parse(await servers.nextLine()) as number[];
+    },
     trace: async () => {
       servers.send("trace");
       await servers.nextLine();

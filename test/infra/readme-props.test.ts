@@ -6,7 +6,7 @@ import { ROOT } from "../helpers/run-cli.ts";
 /** The README's props table is the construct's documentation: it must name every prop, and no other. */
 describe("README props table", () => {
   it("lists exactly the keys of CsvDeletionPipelineProps", () => {
-    const source = readFileSync(join(ROOT, "infra/csv-deletion-pipeline.ts"), "utf8");
+    const source = readFileSync(join(ROOT, "infra/pipeline-props.ts"), "utf8");
     const body = source.slice(
       source.indexOf("export interface CsvDeletionPipelineProps {"),
       source.indexOf("\n}\n", source.indexOf("export interface CsvDeletionPipelineProps {")),
