@@ -2,7 +2,28 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SandboxOAuth, type SandboxOAuthOptions } from "./sandbox-oauth.ts";
+import { readText, sendJson } from "./http-json.ts";
+import { FaultDice, RateWindows } from "./sandbox-limits.ts";
+import { SandboxOAuth } from "./sandbox-oauth.ts";
+import type {
+  CsvStatus,
+  RemovedPost,
+  SandboxCall,
+  SandboxOptions,
+  SandboxPost,
+  SandboxUpload,
+  ScriptedAnswer,
+} from "./sandbox-types.ts";
+
+export type {
+  CsvStatus,
+  RemovedPost,
+  SandboxCall,
+  SandboxOptions,
+  SandboxPost,
+  SandboxUpload,
+  ScriptedAnswer,
+} from "./sandbox-types.ts";
 
 /**
  * A stand-in for HighLevel's Social Planner CSV endpoints on 127.0.0.1: bearer-token and
@@ -10,88 +31,8 @@ import { SandboxOAuth, type SandboxOAuthOptions } from "./sandbox-oauth.ts";
  * It is a test double of a third-party API, used by the demo, the tests and the benchmarks.
  */
 
-export type CsvStatus =
-  | "pending"
-  | "in_progress"
-  | "completed"
-  | "failed"
-  | "in_review"
-  | "importing"
-  | "deleted";
-
-export interface SandboxPost {
-  _id: string;
-  /** When the post is (or was) published, ISO 8601. */
-  scheduleDate: string;
-  summary: string;
-  accountIds: string[];
-  type: string;
-}
-
-export interface SandboxUpload {
-  _id: string;
-  locationId: string;
-  fileName: string;
-  status: CsvStatus;
-  createdAt: string;
-  count: number;
-  /** The upload's posts; deleting the upload removes them (HighLevel: "and all its associated posts"). */
-  posts: SandboxPost[];
-}
-
-/** A post deleting an upload took with it, for tests to check nothing scheduled was lost. */
-export interface RemovedPost extends SandboxPost {
-  locationId: string;
-  csvId: string;
-  removedAt: number;
-}
-
-/**
- * A scripted answer: an HTTP status (with a generic body, or the body given), a dropped
- * connection, or an answer slower than `slowMs`.
- */
-export type ScriptedAnswer = number | { status: number; body: unknown } | "reset" | "slow";
-
-export interface SandboxOptions {
-  /** Bearer tokens the sandbox accepts. */
-  tokens: string[];
-  apiVersion?: string;
-  /** Burst budget per token and location; omit for a budget too large to matter. */
-  burst?: { max: number; intervalMs: number };
-  /** Daily budget per token and location. */
-  daily?: { max: number };
-  /**
-   * How long each answer takes: a fixed time, or drawn evenly from a range per request
-   * (HighLevel answers across the internet in a few hundred ms).
-   */
-  latencyMs?: number | { min: number; max: number };
-  /** Random faults on DELETE, as fractions of requests. */
-  faults?: { serverErrorRate?: number; resetRate?: number; slowRate?: number };
-  /** How long a "slow" answer takes. */
-  slowMs?: number;
-  /** What a second DELETE of a soft-deleted upload answers (HighLevel's quirk). */
-  softDeletedStatus?: 400 | 422;
-  seed?: number;
-  /** Serve HighLevel's OAuth endpoints too; CSV routes then also accept its location tokens. */
-  oauth?: SandboxOAuthOptions;
-}
-
-export interface SandboxCall {
-  method: string;
-  path: string;
-  locationId: string | undefined;
-  csvId: string | undefined;
-  status: number | "reset";
-  headers: Record<string, string>;
-  /** When the request arrived, and when its answer was sent (epoch ms). */
-  at: number;
-  answeredAt?: number;
-}
-
 const UNDELETABLE: ReadonlySet<CsvStatus> = new Set(["importing", "in_progress"]);
 const API_VERSION = "2021-07-28";
-const UNLIMITED_BURST = { max: 1_000_000, intervalMs: 10_000 };
-const UNLIMITED_DAILY = { max: 1_000_000_000 };
 
 export class SandboxHighLevelApi {
   readonly calls: SandboxCall[] = [];
@@ -102,17 +43,18 @@ export class SandboxHighLevelApi {
   readonly #uploads = new Map<string, Map<string, SandboxUpload>>();
   readonly #scripts = new Map<string, ScriptedAnswer[]>();
   readonly #listScripts = new Map<string, Array<ScriptedAnswer | "ok">>();
-  readonly #windows = new Map<string, { startedAt: number; used: number; dailyUsed: number }>();
+  readonly #windows: RateWindows;
   readonly #server: Server;
   readonly #stopping = new AbortController();
-  #random: () => number;
+  readonly #faults: FaultDice;
   #nextId = 1;
   #baseUrl = "";
 
   constructor(options: SandboxOptions) {
     this.#options = options;
     this.oauth = options.oauth && new SandboxOAuth(options.oauth);
-    this.#random = mulberry32(options.seed ?? 1);
+    this.#faults = new FaultDice(options.seed ?? 1, () => this.#options.faults);
+    this.#windows = new RateWindows(() => this.#options);
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         if (this.#stopping.signal.aborted) {
@@ -234,7 +176,7 @@ export class SandboxHighLevelApi {
   #latency(): number {
     const latency = this.#options.latencyMs;
     if (latency === undefined || typeof latency === "number") return latency ?? 0;
-    return latency.min + this.#random() * (latency.max - latency.min);
+    return latency.min + this.#faults.random() * (latency.max - latency.min);
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -294,7 +236,7 @@ export class SandboxHighLevelApi {
         error: "Unauthorized",
       });
     }
-    const rate = this.#spend(`${token}|${locationId}`);
+    const rate = this.#windows.spend(`${token}|${locationId}`);
     if (request.headers.version !== (this.#options.apiVersion ?? API_VERSION)) {
       return answer(
         400,
@@ -308,7 +250,7 @@ export class SandboxHighLevelApi {
 
     if (method === "DELETE" && csvId) {
       const scripted = this.#scripts.get(`${locationId}/${csvId}`)?.shift();
-      const fault = scripted ?? this.#randomFault();
+      const fault = scripted ?? this.#faults.roll();
       if (fault === "reset") {
         call.status = "reset";
         request.socket.destroy();
@@ -422,83 +364,4 @@ export class SandboxHighLevelApi {
       },
     };
   }
-
-  #spend(key: string): { limited: boolean; headers: Record<string, string> } {
-    const burst = this.#options.burst ?? UNLIMITED_BURST;
-    const daily = this.#options.daily ?? UNLIMITED_DAILY;
-    const now = Date.now();
-    let window = this.#windows.get(key);
-    if (!window) {
-      window = { startedAt: now, used: 0, dailyUsed: 0 };
-      this.#windows.set(key, window);
-    }
-    if (now - window.startedAt >= burst.intervalMs) {
-      window.startedAt = now;
-      window.used = 0;
-    }
-    const limited = window.used >= burst.max || window.dailyUsed >= daily.max;
-    if (!limited) {
-      window.used += 1;
-      window.dailyUsed += 1;
-    }
-    return {
-      limited,
-      headers: {
-        "X-RateLimit-Max": String(burst.max),
-        "X-RateLimit-Remaining": String(Math.max(0, burst.max - window.used)),
-        "X-RateLimit-Interval-Milliseconds": String(burst.intervalMs),
-        "X-RateLimit-Limit-Daily": String(daily.max),
-        "X-RateLimit-Daily-Remaining": String(Math.max(0, daily.max - window.dailyUsed)),
-      },
-    };
-  }
-
-  #randomFault(): ScriptedAnswer | undefined {
-    const faults = this.#options.faults;
-    if (!faults) return undefined;
-    const roll = this.#random();
-    const serverError = faults.serverErrorRate ?? 0;
-    const reset = faults.resetRate ?? 0;
-    const slow = faults.slowRate ?? 0;
-    if (roll < serverError) return this.#random() < 0.5 ? 500 : 503;
-    if (roll < serverError + reset) return "reset";
-    if (roll < serverError + reset + slow) return "slow";
-    return undefined;
-  }
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
-}
-
-/** A small seeded PRNG so that fault injection repeats run to run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-async function readText(request: IncomingMessage): Promise<string> {
-  let text = "";
-  for await (const chunk of request) {
-    text += chunk;
-    if (text.length > 64 * 1024) break;
-  }
-  return text;
 }
