@@ -6,6 +6,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { FleetResult } from "./fleet-drain.ts";
 
 export const CHARTS_DIR = new URL("../docs/charts/", import.meta.url);
+/** The last fleet run's results (bench/fleet.ts writes them). */
+export const FLEET_DATA = new URL("./fleet-results.json", import.meta.url);
 
 type Spec = Record<string, unknown>;
 
@@ -34,7 +36,7 @@ export function fleetThroughputChart(results: FleetResult[]): Spec {
     .flatMap((r) =>
       // Seconds averaged in fives: HighLevel's windows are 10 s, a one-second count jitters.
       smooth(r.perSecond, 5).map((rate, second) => ({
-        case: r.case.name.replace("250 ms: ", ""),
+        case: shortName(r.case.name),
         second,
         share: rate / r.ceilingPerSecond,
       })),
@@ -64,8 +66,10 @@ export function fleetThroughputChart(results: FleetResult[]): Spec {
         },
       },
       {
+        // One line at the ceiling (its own datum, not one per point of the series).
+        data: { values: [{ ceiling: 1 }] },
         mark: { type: "rule", strokeDash: [4, 4], color: "gray" },
-        encoding: { y: { datum: 1 } },
+        encoding: { y: { field: "ceiling", type: "quantitative" } },
       },
     ],
   };
@@ -82,7 +86,7 @@ export function fleetCostChart(
       { case: r.case.name, part: "Lambda", dollars: cost.lambda },
       { case: r.case.name, part: "SQS", dollars: cost.sqs },
       { case: r.case.name, part: "coordination table", dollars: cost.table },
-    ];
+    ].map((bar) => ({ ...bar, case: shortName(bar.case) }));
   });
   return {
     title: "Cost per million deletions, by fleet case (list prices)",
@@ -133,10 +137,28 @@ export function purgePlanChart(now: { seconds: number }, beforeMinutes: number):
   };
 }
 
+/** "250 ms: 20 locations at 100 / 10 s, K = 2" → "250 ms · 20 loc · K = 2". */
+function shortName(name: string): string {
+  return name
+    .replace(/: /, " · ")
+    .replace(/(\d+) locations?( at [^,]*)?,/, "$1 loc$2 ·")
+    .replace(/ at (\d+) \/ 10 s/, " @$1/10s")
+    .replace(/ \/ /g, "/");
+}
+
 function smooth(values: number[], window: number): number[] {
   return values.map((_, i) => {
     const from = Math.max(0, i - window + 1);
     const slice = values.slice(from, i + 1);
     return slice.reduce((a, b) => a + b, 0) / slice.length;
   });
+}
+
+/** `npm run bench:charts`: the fleet charts again from the last run's saved results. */
+if (process.argv[1]?.endsWith("charts.ts")) {
+  const { readFileSync } = await import("node:fs");
+  const { fleetCost } = await import("./fleet-cost.ts");
+  const results = JSON.parse(readFileSync(FLEET_DATA, "utf8")) as FleetResult[];
+  await writeChart("fleet-throughput", fleetThroughputChart(results));
+  await writeChart("fleet-cost", fleetCostChart(results, fleetCost));
 }

@@ -7,7 +7,7 @@ import "../cli/quiet-worker.ts";
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { PIPELINE_DEFAULTS } from "../infra/settings.ts";
-import { fleetCostChart, fleetThroughputChart, writeChart } from "./charts.ts";
+import { FLEET_DATA, fleetCostChart, fleetThroughputChart, writeChart } from "./charts.ts";
 import { fleetCost } from "./fleet-cost.ts";
 import {
   drainWithFleet,
@@ -188,6 +188,8 @@ if (!only) {
 ${table}
 `;
   writeFileSync(new URL("./FLEET-RESULTS.md", import.meta.url), `# Fleet benchmark\n\n${about}`);
+  // The run's numbers, as the charts read them (`npm run bench:charts` draws them again).
+  writeFileSync(FLEET_DATA, `${JSON.stringify(results)}\n`);
   // The charts of docs/benchmarks.md, from this run's own numbers.
   await writeChart("fleet-throughput", fleetThroughputChart(results));
   await writeChart("fleet-cost", fleetCostChart(results, fleetCost));
