@@ -48,7 +48,7 @@ export class PipelineDashboard extends Construct {
         [
           new TextWidget({
             markdown:
-              "# ghl-csv-purge\nRunbook: README, *Operate it*. First command: `ghl-csv-purge status --stack <name>`.",
+              "# ghl-csv-purge\nRunbook: docs/operate.md, *Runbook*. First command: `ghl-csv-purge status --stack <name>`.",
             width: 24,
             height: 2,
           }),

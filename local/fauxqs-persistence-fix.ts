@@ -14,7 +14,7 @@ interface PersistenceManagerPrototype {
  * a message's visibility is set back to 0 with a `dataDir`, so a persisted local run dies on its
  * first released message (`ERR_SQLITE_ERROR: NOT NULL constraint failed`). This replaces that
  * one statement with one that clears only the receipt and the deadline, keeping the count.
- * Remove it when fauxqs fixes `updateMessageReady` (see README, "Dependencies").
+ * Remove it when fauxqs fixes `updateMessageReady` (see docs/design.md, "Design notes").
  */
 export async function fixFauxqsReadyPersistence(): Promise<void> {
   const app = fileURLToPath(import.meta.resolve("fauxqs"));
