@@ -17,7 +17,12 @@ export async function writeChart(name: string, spec: Spec): Promise<string> {
   const compiled = vegaLite.compile({
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     background: "white",
-    config: { font: "Helvetica, Arial, sans-serif", axis: { labelFontSize: 11 } },
+    // No label is cut short: the case names are the point of the charts.
+    config: {
+      font: "Helvetica, Arial, sans-serif",
+      axis: { labelFontSize: 11, labelLimit: 400 },
+      legend: { labelLimit: 400 },
+    },
     ...spec,
   } as never);
   const view = new vega.View(vega.parse(compiled.spec), { renderer: "none" });
