@@ -90,22 +90,40 @@ async function findLatest(
 }
 
 /** Per job, which line is its latest: typed arrays indexed by a slot per job. */
-class LatestByJob {
-  readonly #slots = new Map<string, number>();
+export class LatestByJob {
+  /**
+   * Jobs by a 53-bit hash of their key (a number, not the key's string: ~40 bytes a job instead
+   * of ~150), each slot keeping a second, independent 32-bit hash to tell a collision apart;
+   * the rare keys that collide live in `#collided` by their full string.
+   */
+  readonly #slots = new Map<number, number>();
+  readonly #collided = new Map<string, number>();
+  readonly #hash: (key: string) => number;
+  #size = 0;
+  #check = new Uint32Array(1024);
   #finishedAt = new Float64Array(1024);
   #position = new Float64Array(1024);
   #outcome = new Uint8Array(1024);
   #reason = new Uint8Array(1024);
 
+  /** `hash` is for tests (a constant makes every key collide). */
+  constructor(hash: (key: string) => number = hash53) {
+    this.#hash = hash;
+  }
+
   offer(line: ResultLine, position: number): void {
     const key = `${line.locationId}/${line.csvId}`;
     const at = Date.parse(line.finishedAt) || 0;
     const outcome = OUTCOME_CODES.indexOf(line.outcome);
-    let slot = this.#slots.get(key);
+    let slot = this.#find(key);
     if (slot === undefined) {
-      slot = this.#slots.size;
-      this.#slots.set(key, slot);
+      slot = this.#size++;
       this.#grow(slot);
+      const hash = this.#hash(key);
+      const check = fnv1a(key, CHECK_SEED);
+      this.#check[slot] = check;
+      if (this.#slots.has(hash)) this.#collided.set(key, slot);
+      else this.#slots.set(hash, slot);
     } else {
       const heldAt = this.#finishedAt[slot] as number;
       const later = at > heldAt || (at === heldAt && position > (this.#position[slot] as number));
@@ -119,13 +137,20 @@ class LatestByJob {
   }
 
   isLatest(line: ResultLine, position: number): boolean {
-    const slot = this.#slots.get(`${line.locationId}/${line.csvId}`);
+    const slot = this.#find(`${line.locationId}/${line.csvId}`);
     return slot !== undefined && this.#position[slot] === position;
+  }
+
+  /** The job's slot: by its hash, unless that slot's check says it is another job's. */
+  #find(key: string): number | undefined {
+    const slot = this.#slots.get(this.#hash(key));
+    if (slot !== undefined && this.#check[slot] === fnv1a(key, CHECK_SEED)) return slot;
+    return this.#collided.get(key);
   }
 
   summary(): Pick<ReportSummary, "jobs" | "counts"> {
     const { duplicates: _d, resultsMissing: _m, ...counts } = emptyCounts();
-    for (let slot = 0; slot < this.#slots.size; slot++) {
+    for (let slot = 0; slot < this.#size; slot++) {
       const outcome = this.#outcome[slot];
       if (outcome === 0) counts.deleted += 1;
       else if (outcome === 1) counts.alreadyAbsent += 1;
@@ -138,19 +163,37 @@ class LatestByJob {
           counts.deadLetteredByReason[reason] = (counts.deadLetteredByReason[reason] ?? 0) + 1;
       }
     }
-    return { jobs: this.#slots.size, counts };
+    return { jobs: this.#size, counts };
   }
 
   #grow(slot: number): void {
     if (slot < this.#finishedAt.length) return;
     const size = this.#finishedAt.length * 2;
-    const grow = <T extends Float64Array | Uint8Array>(from: T, to: T): T => {
+    const grow = <T extends Float64Array | Uint8Array | Uint32Array>(from: T, to: T): T => {
       to.set(from);
       return to;
     };
+    this.#check = grow(this.#check, new Uint32Array(size));
     this.#finishedAt = grow(this.#finishedAt, new Float64Array(size));
     this.#position = grow(this.#position, new Float64Array(size));
     this.#outcome = grow(this.#outcome, new Uint8Array(size));
     this.#reason = grow(this.#reason, new Uint8Array(size));
   }
+}
+
+const CHECK_SEED = 0x9e3779b9;
+
+/** FNV-1a over a string's UTF-16 code units, from `seed`: a fast 32-bit hash. */
+function fnv1a(text: string, seed = 0x811c9dc5): number {
+  let hash = seed >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/** A 53-bit hash (a safe integer): two FNV-1a runs with different seeds. */
+function hash53(text: string): number {
+  return fnv1a(text) * 0x200000 + (fnv1a(text, 0x050c5d1f) & 0x1fffff);
 }
