@@ -53,9 +53,16 @@ Exit codes: 0, 1 the results cannot be read, 2 usage, 130 interrupted.`,
       const format = reportFormat(flags);
       await withStores(flags, async (stores) => {
         // Nothing is written for a run that is not there (a mistyped id).
-        const known =
-          (await stores.table.getRun(runId).catch(() => undefined)) !== undefined ||
-          !(await stores.bucket.keys(resultsPrefix(runId)).next()).done;
+        let known: boolean;
+        try {
+          known =
+            (await stores.table.getRun(runId)) !== undefined ||
+            !(await stores.bucket.keys(resultsPrefix(runId)).next()).done;
+        } catch (error) {
+          throw new OperationalError(
+            `could not read run ${runId} in ${stores.where}: ${describeAwsError(error)}`,
+          );
+        }
         if (!known) {
           throw new OperationalError(
             `no results and no record for run ${runId} in ${stores.where} (\`ghl-csv-purge runs\` lists the recent ones)`,

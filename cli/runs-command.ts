@@ -51,7 +51,8 @@ Examples:
   $ ghl-csv-purge runs show enqueue-20261202T004512Z-3f9a --stack GhlCsvPurge --watch
 
 States: enqueuing (the producer has not written its total), running, finished,
-finished with dead letters; event days and jobs without a run id stay open.
+finished with dead letters; event days, jobs without a run id and runs no producer
+opened (an event's own runId) stay open.
 Exit codes: 0, 1 the table cannot be read, 2 usage.`,
     )
     .action(async (flags: RunsFlags) => {

@@ -3,6 +3,7 @@ import { inspectDeadLetters } from "../../functions/core/operations/dead-letter-
 import { EventSourcePoller } from "../../local/event-source-poller.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/local-pipeline.ts";
 import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { seeded } from "../helpers/seeded.ts";
 
 const TOKEN = "e2e-token-7c1d";
 const LOCATIONS = ["e2eLoc1", "e2eLoc2", "e2eLoc3", "e2eLoc4", "e2eLoc5"];
@@ -15,14 +16,6 @@ afterEach(async () => {
   pipeline = undefined;
   sandbox = undefined;
 });
-
-/** Deterministic random numbers for building the workload. */
-function seeded(seed: number) {
-  return () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed / 2_147_483_648;
-  };
-}
 
 interface Workload {
   bodies: string[];

@@ -16,6 +16,7 @@ import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../local/embedd
 import { createLocalS3Client, startEmbeddedSqs } from "../../local/embedded-sqs.ts";
 import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
 import { runCli } from "../helpers/run-cli.ts";
+import { seeded } from "../helpers/seeded.ts";
 
 const TOKEN = "audit-token-9d2e";
 const RUN = "audit-run-10k";
@@ -27,14 +28,6 @@ const cleanup: Array<() => Promise<unknown> | unknown> = [];
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
-
-/** Deterministic random numbers for the workload. */
-function seeded(seed: number) {
-  return () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed / 2_147_483_648;
-  };
-}
 
 interface Workload {
   bodies: string[];

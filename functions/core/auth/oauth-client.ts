@@ -52,75 +52,101 @@ export interface OAuthClientOptions {
  */
 export function createOAuthClient(options: OAuthClientOptions) {
   const secrets = (extra: string[] = []) => [options.clientSecret, ...extra];
+  const timeout = options.timeoutMs ?? 15_000;
+
+  /**
+   * One call to an OAuth endpoint: never retried, never redirected, the answer read within the
+   * timeout and capped; a network failure becomes a `detail` with the secrets in `hide` redacted.
+   */
+  const exchange = async (
+    request: { method: "get" | "post"; path: string; authorization?: string } & (
+      | { form: Record<string, string> }
+      | { query: Record<string, string> }
+    ),
+    hide: string[],
+  ): Promise<
+    | { answered: true; status: number; ok: boolean; body: Record<string, unknown> | null }
+    | { answered: false; detail: string }
+  > => {
+    const deadline = Date.now() + timeout;
+    try {
+      const response = await ky(request.path, {
+        method: request.method,
+        prefix: options.baseUrl,
+        ...("form" in request
+          ? { body: new URLSearchParams(request.form) }
+          : { searchParams: request.query }),
+        headers: {
+          Accept: "application/json",
+          Version: HIGHLEVEL_API_VERSION,
+          ...(request.authorization && { Authorization: `Bearer ${request.authorization}` }),
+        },
+        retry: 0,
+        throwHttpErrors: false,
+        redirect: "manual",
+        timeout,
+      });
+      const body = parseAnswerBody(await readAnswerBody(response, deadline)) as Record<
+        string,
+        unknown
+      > | null;
+      return { answered: true, status: response.status, ok: response.ok, body };
+    } catch (error) {
+      return {
+        answered: false,
+        detail: redactAll(
+          error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          hide,
+        ),
+      };
+    }
+  };
+
   const post = async (
     path: string,
     form: Record<string, string>,
     hide: string[],
     authorization?: string,
   ): Promise<OAuthResult> => {
-    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-    const safe = (text: string) => clip(hide.reduce((t, s) => redact(t, s), text));
-    try {
-      const response = await ky.post(path, {
-        prefix: options.baseUrl,
-        body: new URLSearchParams(form),
-        headers: {
-          Accept: "application/json",
-          Version: HIGHLEVEL_API_VERSION,
-          ...(authorization && { Authorization: `Bearer ${authorization}` }),
+    const answer = await exchange(
+      { method: "post", path, form, ...(authorization && { authorization }) },
+      hide,
+    );
+    if (!answer.answered) return { ok: false, kind: "failed", detail: answer.detail };
+    const { body, status } = answer;
+    const said = String(body?.error_description ?? body?.message ?? "");
+    if (answer.ok && typeof body?.access_token === "string") {
+      const seconds = Number(body.expires_in);
+      return {
+        ok: true,
+        token: {
+          accessToken: body.access_token,
+          refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : undefined,
+          expiresAt: new Date(
+            Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 86_399) * 1000,
+          ).toISOString(),
         },
-        retry: 0,
-        throwHttpErrors: false,
-        redirect: "manual",
-        timeout: options.timeoutMs ?? 15_000,
-      });
-      const body = parseAnswerBody(await readAnswerBody(response, deadline)) as Record<
-        string,
-        unknown
-      > | null;
-      const said = String(body?.error_description ?? body?.message ?? "");
-      if (response.ok && typeof body?.access_token === "string") {
-        const seconds = Number(body.expires_in);
-        return {
-          ok: true,
-          token: {
-            accessToken: body.access_token,
-            refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : undefined,
-            expiresAt: new Date(
-              Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 86_399) * 1000,
-            ).toISOString(),
-          },
-          install: {
-            companyId: typeof body.companyId === "string" ? body.companyId : undefined,
-            locationId: typeof body.locationId === "string" ? body.locationId : undefined,
-          },
-        };
-      }
-      if (/location is not active/i.test(said)) {
-        return { ok: false, kind: "inactive", detail: safe(`HighLevel: ${said}`) };
-      }
-      if (
-        response.status === 400 &&
-        (body?.error === "invalid_grant" || /invalid grant/i.test(said))
-      ) {
-        return {
-          ok: false,
-          kind: "invalid-grant",
-          detail: safe(`HighLevel answered 400: ${said}`),
-        };
-      }
-      return {
-        ok: false,
-        kind: "failed",
-        detail: safe(`HighLevel answered ${response.status}${said ? `: ${said}` : ""}`),
-      };
-    } catch (error) {
-      return {
-        ok: false,
-        kind: "failed",
-        detail: safe(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+        install: {
+          companyId: typeof body.companyId === "string" ? body.companyId : undefined,
+          locationId: typeof body.locationId === "string" ? body.locationId : undefined,
+        },
       };
     }
+    if (/location is not active/i.test(said)) {
+      return { ok: false, kind: "inactive", detail: redactAll(`HighLevel: ${said}`, hide) };
+    }
+    if (status === 400 && (body?.error === "invalid_grant" || /invalid grant/i.test(said))) {
+      return {
+        ok: false,
+        kind: "invalid-grant",
+        detail: redactAll(`HighLevel answered 400: ${said}`, hide),
+      };
+    }
+    return {
+      ok: false,
+      kind: "failed",
+      detail: redactAll(`HighLevel answered ${status}${said ? `: ${said}` : ""}`, hide),
+    };
   };
 
   /** `GET /oauth/installedLocations`: one page of the locations where the app is installed. */
@@ -128,62 +154,48 @@ export function createOAuthClient(options: OAuthClientOptions) {
     companyAccessToken: string,
     query: { companyId: string; appId: string; skip: number; limit: number },
   ): Promise<InstalledLocationsPage> => {
-    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-    const safe = (text: string) =>
-      clip([options.clientSecret, companyAccessToken].reduce((t, s) => redact(t, s), text));
-    try {
-      const response = await ky.get("oauth/installedLocations", {
-        prefix: options.baseUrl,
-        searchParams: {
+    const hide = secrets([companyAccessToken]);
+    const answer = await exchange(
+      {
+        method: "get",
+        path: "oauth/installedLocations",
+        authorization: companyAccessToken,
+        query: {
           companyId: query.companyId,
           appId: query.appId,
           isInstalled: "true",
           skip: String(query.skip),
           limit: String(query.limit),
         },
-        headers: {
-          Accept: "application/json",
-          Version: HIGHLEVEL_API_VERSION,
-          Authorization: `Bearer ${companyAccessToken}`,
-        },
-        retry: 0,
-        throwHttpErrors: false,
-        redirect: "manual",
-        timeout: options.timeoutMs ?? 15_000,
-      });
-      const body = parseAnswerBody(await readAnswerBody(response, deadline)) as Record<
-        string,
-        unknown
-      > | null;
-      if (response.ok && Array.isArray(body?.locations)) {
-        const locations = (body.locations as Array<Record<string, unknown>>).flatMap((entry) =>
-          typeof entry?._id === "string"
-            ? [
-                {
-                  id: entry._id,
-                  ...(typeof entry.name === "string" && { name: entry.name }),
-                  installed: entry.isInstalled !== false,
-                },
-              ]
-            : [],
-        );
-        const count = Number(body.count);
-        return { ok: true, locations, ...(Number.isFinite(count) && { count }) };
-      }
-      const said = String(body?.message ?? body?.error ?? "");
-      return {
-        ok: false,
-        status: response.status,
-        detail: safe(
-          `HighLevel answered ${response.status} to installedLocations${said ? `: ${said}` : ""}`,
-        ),
-      };
-    } catch (error) {
-      return {
-        ok: false,
-        detail: safe(error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
-      };
+      },
+      hide,
+    );
+    if (!answer.answered) return { ok: false, detail: answer.detail };
+    const { body, status } = answer;
+    if (answer.ok && Array.isArray(body?.locations)) {
+      const locations = (body.locations as Array<Record<string, unknown>>).flatMap((entry) =>
+        typeof entry?._id === "string"
+          ? [
+              {
+                id: entry._id,
+                ...(typeof entry.name === "string" && { name: entry.name }),
+                installed: entry.isInstalled !== false,
+              },
+            ]
+          : [],
+      );
+      const count = Number(body.count);
+      return { ok: true, locations, ...(Number.isFinite(count) && { count }) };
     }
+    const said = String(body?.message ?? body?.error ?? "");
+    return {
+      ok: false,
+      status,
+      detail: redactAll(
+        `HighLevel answered ${status} to installedLocations${said ? `: ${said}` : ""}`,
+        hide,
+      ),
+    };
   };
 
   return {
@@ -227,3 +239,8 @@ export function createOAuthClient(options: OAuthClientOptions) {
 }
 
 export type OAuthClient = ReturnType<typeof createOAuthClient>;
+
+/** Every secret in `hide` replaced, then cut to 1 KiB. */
+function redactAll(text: string, hide: string[]): string {
+  return clip(hide.reduce((t, secret) => redact(t, secret), text));
+}

@@ -36,7 +36,7 @@ export type RunState =
   | "running"
   | "finished"
   | "finished with dead letters"
-  /** A run with no end: a day of events, or jobs without a run id. */
+  /** A run with no end: a day of events, jobs without a run id, a run no producer opened. */
   | "open";
 
 export function emptyCounts(): RunCounts {
@@ -57,11 +57,14 @@ export function doneCount(counts: RunCounts): number {
 
 /**
  * The run's state: `enqueuing` until its producer has written the total; `finished` once as
- * many jobs have settled as were sent; event days and unlabelled jobs stay `open`.
+ * many jobs have settled as were sent; event days, unlabelled jobs and runs no producer opened
+ * (an event's own `runId`) stay `open`.
  */
 export function runState(record: RunRecord): RunState {
   if (record.source === "events" || record.source === "unlabelled") return "open";
-  if (record.enqueuing || record.total === undefined) return "enqueuing";
+  // No producer opened it (an event that named its own run): there is no total to reach.
+  if (record.total === undefined) return record.enqueuing ? "enqueuing" : "open";
+  if (record.enqueuing) return "enqueuing";
   if (doneCount(record.counts) < record.total) return "running";
   return record.counts.deadLettered > 0 ? "finished with dead letters" : "finished";
 }
