@@ -17,6 +17,7 @@ import { OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
 import { emit, progressView, table } from "./output.ts";
 import { locationsFromFile, purgeTokens } from "./purge-tokens.ts";
+import { dynamoDbClient } from "./run-stores.ts";
 
 interface PurgeFlags {
   location?: string[];
@@ -142,7 +143,10 @@ Examples:
         ...(resolved.coordinationTable && { COORDINATION_TABLE: resolved.coordinationTable }),
       });
       const counted = { calls: 0, throttled: 0 };
+      // The coordination table's client honours --region and --profile, as every AWS client here.
+      const dynamoDb = config.coordinationTable ? await dynamoDbClient(flags) : undefined;
       const runtime = createHighLevelRuntime(config, {
+        ...(dynamoDb && { dynamoDb: async () => dynamoDb }),
         sqs,
         tokens,
         onAnswer: (status) => {
@@ -150,7 +154,7 @@ Examples:
           if (status === 429) counted.throttled += 1;
         },
       });
-      const runTable = createRunTable(config);
+      const runTable = createRunTable(config, dynamoDb ? { dynamoDb: async () => dynamoDb } : {});
       const view = progressView("planning", { json, quiet: Boolean(flags.quiet) });
       let plan: PurgePlan;
       try {
