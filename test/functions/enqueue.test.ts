@@ -35,22 +35,39 @@ const queuedBodies = () =>
 /**
  * Makes the real client's SendMessageBatch fail like SQS sometimes does: some entries are
  * withheld and reported in `Failed` (SenderFault false), and some whole requests fail before
- * reaching the queue.
+ * reaching the queue. A job is failed at most `maxFailuresPerJob` times, so a test that retries
+ * more often than that can expect every job sent: which entries fail depends on how the
+ * concurrent batches interleave, and without the cap one unlucky job could fail every attempt.
  */
-function injectBatchFailures(failEvery: number, failRequestEvery: number) {
+function injectBatchFailures(
+  failEvery: number,
+  failRequestEvery: number,
+  maxFailuresPerJob = Infinity,
+) {
   let entriesSeen = 0;
   let requests = 0;
+  const failuresOf = new Map<string, number>();
+  const mayFail = (entries: { MessageBody?: string }[]) =>
+    entries.every((entry) => (failuresOf.get(entry.MessageBody ?? "") ?? 0) < maxFailuresPerJob);
+  let failures = 0;
+  const noteFailure = (entry: { MessageBody?: string }) => {
+    failures += 1;
+    failuresOf.set(entry.MessageBody ?? "", (failuresOf.get(entry.MessageBody ?? "") ?? 0) + 1);
+  };
   sqs.client.middlewareStack.add(
     (next, context) => async (args) => {
       if (context.commandName !== "SendMessageBatchCommand") return next(args);
-      requests += 1;
-      if (requests % failRequestEvery === 0)
-        throw Object.assign(new Error("socket hang up"), { name: "NetworkingError" });
       const input = args.input as SendMessageBatchCommandInput;
+      requests += 1;
+      if (requests % failRequestEvery === 0 && mayFail(input.Entries ?? [])) {
+        for (const entry of input.Entries ?? []) noteFailure(entry);
+        throw Object.assign(new Error("socket hang up"), { name: "NetworkingError" });
+      }
       const withheld: string[] = [];
       const kept = (input.Entries ?? []).filter((entry) => {
         entriesSeen += 1;
-        if (entriesSeen % failEvery === 0) {
+        if (entriesSeen % failEvery === 0 && mayFail([entry])) {
+          noteFailure(entry);
           withheld.push(entry.Id ?? "");
           return false;
         }
@@ -75,6 +92,7 @@ function injectBatchFailures(failEvery: number, failRequestEvery: number) {
     },
     { step: "initialize", name: "injectBatchFailures" },
   );
+  return () => failures;
 }
 
 describe("enqueueDeletions", () => {
@@ -152,7 +170,7 @@ describe("enqueueDeletions", () => {
   });
 
   it("retries entries a batch reports as failed: every job ends sent exactly once", async () => {
-    injectBatchFailures(7, 5);
+    const failedAttempts = injectBatchFailures(7, 5, 3);
     const report = await enqueueDeletions(jobs(300), {
       queueUrl,
       client: sqs.client,
@@ -164,6 +182,8 @@ describe("enqueueDeletions", () => {
     expect(report.failed).toBe(0);
     expect(bodies).toHaveLength(300);
     expect(new Set(bodies).size).toBe(300);
+    // The failures did happen, and were retried.
+    expect(failedAttempts()).toBeGreaterThan(40);
   });
 
   it("reports jobs it could not send instead of dropping them", async () => {
