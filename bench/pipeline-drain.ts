@@ -31,6 +31,8 @@ export interface DrainOptions {
   functionTimeoutSeconds: number;
   /** Jobs carry a run id; the worker writes run records and results (else RUN_RECORDS=off). */
   recordRuns?: boolean;
+  /** S3 and DynamoDB answering as slowly as AWS's do (see servers-process.ts). */
+  storeLatencyMs?: { s3: number; dynamoDb: number };
 }
 
 /**
@@ -55,6 +57,7 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
     // The table lives beside the queues, out of this process, as DynamoDB is out of Lambda's.
     coordination: true,
     ...(options.recordRuns && { runId: "bench-run" }),
+    ...(options.storeLatencyMs && { storeLatencyMs: options.storeLatencyMs }),
   });
   const pipeline = await startLocalPipeline({
     highLevelBaseUrl: servers.baseUrl,
@@ -68,6 +71,7 @@ export async function drainThroughPipeline(options: DrainOptions): Promise<Drain
       queues: servers.queues,
       ...(servers.coordination && { coordination: servers.coordination }),
       ...(servers.reportBucket && { reportBucket: servers.reportBucket }),
+      s3Endpoint: servers.s3Endpoint,
     },
     onBatch: ({ durationMs, cpuMs }) => {
       batches += 1;

@@ -9,6 +9,7 @@ import { interleaveByLocation } from "../functions/core/producers/interleave.ts"
 import { startEmbeddedDynamoDb } from "../local/embedded-dynamodb.ts";
 import { startEmbeddedSqs } from "../local/embedded-sqs.ts";
 import { SandboxHighLevelApi, type SandboxOptions } from "../local/sandbox-api.ts";
+import { startLatencyProxy } from "./latency-proxy.ts";
 
 export interface ServersConfig {
   sandbox: SandboxOptions;
@@ -29,6 +30,12 @@ export interface ServersConfig {
   runId?: string;
   /** Uploads created this many days ago (purge benchmarks); default now. */
   uploadAgeDays?: number;
+  /**
+   * Hold S3 and DynamoDB requests this long, as AWS's answer in tens of ms and the embedded
+   * stores in well under one (SQS is left alone: its calls are the event source's, not the
+   * handler's).
+   */
+  storeLatencyMs?: { s3: number; dynamoDb: number };
 }
 
 export interface ServersInfo {
@@ -43,6 +50,8 @@ export interface ServersInfo {
   jobs: Array<{ locationId: string; csvId: string }>;
   coordination?: { endpoint: string; tableName: string };
   reportBucket?: string;
+  /** The report bucket's S3 endpoint: fauxqs, or a proxy in front of it (`storeLatencyMs`). */
+  s3Endpoint: string;
 }
 
 export interface ServersStats {
@@ -95,14 +104,28 @@ if (config.enqueue) {
   }
 }
 const reportBucket = config.runId ? await sqs.createReportBucket() : undefined;
+// fauxqs serves SQS and S3 on one port: SQS's JSON protocol names its action in X-Amz-Target.
+const s3Proxy =
+  config.storeLatencyMs &&
+  (await startLatencyProxy(sqs.endpoint, (request) =>
+    request.headers["x-amz-target"] ? 0 : (config.storeLatencyMs?.s3 ?? 0),
+  ));
+const tableProxy =
+  config.storeLatencyMs &&
+  coordination &&
+  (await startLatencyProxy(coordination.endpoint, () => config.storeLatencyMs?.dynamoDb ?? 0));
 const info: ServersInfo = {
   sqsEndpoint: sqs.endpoint,
+  s3Endpoint: s3Proxy ? s3Proxy.endpoint : sqs.endpoint,
   baseUrl,
   queues,
   jobs: config.enqueue ? [] : jobs,
   ...(reportBucket && { reportBucket }),
   ...(coordination && {
-    coordination: { endpoint: coordination.endpoint, tableName: coordination.tableName },
+    coordination: {
+      endpoint: tableProxy ? tableProxy.endpoint : coordination.endpoint,
+      tableName: coordination.tableName,
+    },
   }),
 };
 process.stdout.write(`${JSON.stringify(info)}\n`);
@@ -161,6 +184,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   if (line === "exit") break;
 }
+await s3Proxy?.stop();
+await tableProxy?.stop();
 await sandbox.stop();
 await sqs.stop();
 await coordination?.stop();

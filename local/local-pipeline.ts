@@ -41,6 +41,8 @@ export interface LocalPipelineOptions {
     coordination?: { endpoint: string; tableName: string };
     /** The report bucket on the SQS endpoint (fauxqs serves S3 too); none → no results written. */
     reportBucket?: string;
+    /** Reach the report bucket here instead of the SQS endpoint (a benchmark's slower S3). */
+    s3Endpoint?: string;
   };
   /** Pace with this process's memory alone instead of the coordination table (comparisons). */
   perContainerPacing?: boolean;
@@ -86,7 +88,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   const reportBucket = options.external
     ? options.external.reportBucket
     : await (sqs as EmbeddedSqs).createReportBucket();
-  const s3 = reportBucket ? createLocalS3Client(sqs.endpoint) : undefined;
+  const s3Endpoint = options.external?.s3Endpoint ?? sqs.endpoint;
+  const s3 = reportBucket ? createLocalS3Client(s3Endpoint) : undefined;
   const coordination = options.perContainerPacing
     ? undefined
     : (options.external?.coordination ?? embeddedTable);
@@ -121,7 +124,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         COORDINATION_TABLE: coordination.tableName,
         AWS_ENDPOINT_URL_DYNAMODB: coordination.endpoint,
       }),
-      ...(reportBucket && { REPORT_BUCKET: reportBucket, AWS_ENDPOINT_URL_S3: sqs.endpoint }),
+      ...(reportBucket && { REPORT_BUCKET: reportBucket, AWS_ENDPOINT_URL_S3: s3Endpoint }),
       ...options.workerEnv,
     },
     {
