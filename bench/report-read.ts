@@ -8,6 +8,8 @@ import { startServers } from "./servers.ts";
 
 export interface ReportReadResult {
   jobs: number;
+  /** How long the bucket held each request (0: the embedded S3 as is). */
+  s3LatencyMs: number;
   lines: number;
   objects: number;
   seconds: number;
@@ -22,15 +24,22 @@ export interface ReportReadResult {
  * 1% of jobs settled twice) into fauxqs's S3 in another process, then reads its report as
  * `ghl-csv-purge report` does, formatting every row as CSV.
  */
-export async function measureReportRead(jobs: number, perObject = 200): Promise<ReportReadResult> {
+export async function measureReportRead(
+  jobs: number,
+  s3LatencyMs = 0,
+  perObject = 200,
+): Promise<ReportReadResult> {
   const servers = await startServers({
     sandbox: { tokens: ["report-bench"] },
     locations: ["reportLoc"],
     jobs: 0,
     visibilityTimeoutSeconds: 30,
     enqueue: false,
+    ...(s3LatencyMs > 0 && { storeLatencyMs: { s3: s3LatencyMs, dynamoDb: 0 } }),
   });
   const s3 = createLocalS3Client(servers.sqsEndpoint);
+  // The reader waits for each answer as long as S3 would make it wait; the writes above do not.
+  const readerS3 = createLocalS3Client(servers.s3Endpoint);
   const bucketName = await createReportBucket(servers.sqsEndpoint, "bench-reports");
   const runId = `report-bench-${jobs}`;
   let lines = 0;
@@ -79,7 +88,7 @@ export async function measureReportRead(jobs: number, perObject = 200): Promise<
   let rows = 0;
   let bytes = 0;
   for await (const row of readRunReport(runId, {
-    bucket: new ReportBucket(async () => s3, bucketName),
+    bucket: new ReportBucket(async () => readerS3, bucketName),
   })) {
     bytes += toCsvRow(row).length + 1;
     rows += 1;
@@ -87,10 +96,12 @@ export async function measureReportRead(jobs: number, perObject = 200): Promise<
   const seconds = (performance.now() - started) / 1000;
   const heapAfter = process.memoryUsage().heapUsed;
   s3.destroy();
+  readerS3.destroy();
   await servers.stop();
   if (rows !== jobs || bytes === 0) throw new Error(`report read ${rows} rows of ${jobs}`);
   return {
     jobs,
+    s3LatencyMs,
     lines,
     objects,
     seconds,
@@ -101,10 +112,16 @@ export async function measureReportRead(jobs: number, perObject = 200): Promise<
 }
 
 /** The measurement in a fresh process, so that its peak RSS is the reader's alone. */
-export function measureReportReadInProcess(jobs: number): ReportReadResult {
+export function measureReportReadInProcess(jobs: number, s3LatencyMs = 0): ReportReadResult {
   const output = execFileSync(
     process.execPath,
-    ["--import", "tsx", new URL("./report-read.ts", import.meta.url).pathname, String(jobs)],
+    [
+      "--import",
+      "tsx",
+      new URL("./report-read.ts", import.meta.url).pathname,
+      String(jobs),
+      String(s3LatencyMs),
+    ],
     { encoding: "utf8", maxBuffer: 1 << 20 },
   );
   return JSON.parse(output.trim().split("\n").pop() ?? "{}") as ReportReadResult;
@@ -112,6 +129,8 @@ export function measureReportReadInProcess(jobs: number): ReportReadResult {
 
 if (process.argv[1]?.endsWith("report-read.ts")) {
   for (const jobs of (process.argv[2] ?? "100000").split(",").map(Number)) {
-    process.stdout.write(`${JSON.stringify(await measureReportRead(jobs))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(await measureReportRead(jobs, Number(process.argv[3] ?? 0)))}\n`,
+    );
   }
 }

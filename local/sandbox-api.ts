@@ -15,15 +15,8 @@ import type {
   ScriptedAnswer,
 } from "./sandbox-types.ts";
 
-export type {
-  CsvStatus,
-  RemovedPost,
-  SandboxCall,
-  SandboxOptions,
-  SandboxPost,
-  SandboxUpload,
-  ScriptedAnswer,
-} from "./sandbox-types.ts";
+// The sandbox's types, for its callers: one module to import.
+export type * from "./sandbox-types.ts";
 
 /**
  * A stand-in for HighLevel's Social Planner CSV endpoints on 127.0.0.1: bearer-token and

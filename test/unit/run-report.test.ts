@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { ResultLine } from "../../functions/core/runs/result-line.ts";
-import { LatestByJob } from "../../functions/core/runs/run-report.ts";
+import { type ResultLine, toJsonLine } from "../../functions/core/runs/result-line.ts";
+import {
+  LatestByJob,
+  REPORT_OBJECTS_AHEAD,
+  type ReportSource,
+  readRunReport,
+} from "../../functions/core/runs/run-report.ts";
 
 const line = (csvId: string, outcome: ResultLine["outcome"], second: number): ResultLine => ({
   runId: "r",
@@ -54,5 +59,53 @@ describe("the report's latest outcome per job", () => {
     const { rows, summary } = latest(lines, new LatestByJob(() => 42));
     expect(rows.map((r) => [r.csvId, r.outcome]).sort()).toEqual(expected);
     expect(summary.jobs).toBe(4);
+  });
+});
+
+describe("reading a run's result objects", () => {
+  /** A bucket whose objects answer after uneven delays, counting the reads in flight. */
+  function slowBucket(objects: Map<string, string>, failing?: string) {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const source: ReportSource = {
+      async *keys(prefix: string) {
+        for (const key of [...objects.keys()].sort()) if (key.startsWith(prefix)) yield key;
+      },
+      async text(key: string) {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        // Later objects answer sooner: a reader that emitted as they arrive would misorder.
+        await new Promise((resolve) => setTimeout(resolve, 40 - (Number(key.slice(-2)) % 40)));
+        inFlight -= 1;
+        if (key === failing) throw new Error(`GetObject ${key}: AccessDenied`);
+        return objects.get(key) ?? "";
+      },
+    };
+    return { source, mostInFlight: () => mostInFlight };
+  }
+
+  const runObjects = (count: number) =>
+    new Map(
+      Array.from({ length: count }, (_, i) => [
+        `runs/r/results/obj-${String(i).padStart(2, "0")}`,
+        `${toJsonLine(line(`c${i}`, "deleted", i))}\n`,
+      ]),
+    );
+
+  it("fetches several objects at once and still gives the rows in the objects' order", async () => {
+    const bucket = slowBucket(runObjects(30));
+    const rows: string[] = [];
+    for await (const row of readRunReport("r", { bucket: bucket.source })) rows.push(row.csvId);
+    expect(rows).toEqual(Array.from({ length: 30 }, (_, i) => `c${i}`));
+    expect(bucket.mostInFlight()).toBe(REPORT_OBJECTS_AHEAD);
+  });
+
+  it("ends with the error of an object it cannot read, never skipping it", async () => {
+    const bucket = slowBucket(runObjects(30), "runs/r/results/obj-17");
+    const rows: string[] = [];
+    await expect(async () => {
+      for await (const row of readRunReport("r", { bucket: bucket.source })) rows.push(row.csvId);
+    }).rejects.toThrow("GetObject runs/r/results/obj-17: AccessDenied");
+    expect(rows).toEqual([]);
   });
 });

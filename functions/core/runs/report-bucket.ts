@@ -1,5 +1,3 @@
-import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { beforeDeadline } from "../deadline.ts";
 
@@ -50,13 +48,12 @@ export class ReportBucket {
     } while (token);
   }
 
-  /** The lines of one object, streamed. */
-  async *lines(key: string): AsyncGenerator<string> {
+  /** One object's text (result objects are small: a batch's lines). */
+  async text(key: string): Promise<string> {
     const { GetObjectCommand } = await import("@aws-sdk/client-s3");
     const client = await this.#client();
     const { Body } = await client.send(new GetObjectCommand({ Bucket: this.bucketName, Key: key }));
-    if (!Body) return;
-    yield* createInterface({ input: Body as Readable, crlfDelay: Number.POSITIVE_INFINITY });
+    return Body ? Body.transformToString() : "";
   }
 }
 

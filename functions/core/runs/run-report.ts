@@ -3,8 +3,11 @@ import type { ReportBucket } from "./report-bucket.ts";
 import { parseResultLine, type ResultLine, resultsPrefix } from "./result-line.ts";
 import { emptyCounts, type FinalOutcome, type RunCounts } from "./run-record.ts";
 
+/** What the reader needs of the report bucket: its keys and their objects. */
+export type ReportSource = Pick<ReportBucket, "keys" | "text">;
+
 export interface ReadReportOptions {
-  bucket: ReportBucket;
+  bucket: ReportSource;
   /** Only the jobs whose latest outcome is a dead letter. */
   failedOnly?: boolean;
   /** Told of stored lines that are not results (torn or foreign), which are skipped. */
@@ -42,9 +45,9 @@ export async function* readRunReport(
 ): AsyncGenerator<ResultLine> {
   const { objects, latest, summary } = await findLatest(runId, options);
   options.onSummary?.(summary);
-  for (const [objectIndex, key] of objects.entries()) {
+  for await (const { objectIndex, texts } of objectsInOrder(options.bucket, objects)) {
     let lineIndex = 0;
-    for await (const text of options.bucket.lines(key)) {
+    for (const text of texts) {
       const line = parseResultLine(text);
       if (!line) continue;
       const position = objectIndex * 1_000_000 + lineIndex++;
@@ -74,9 +77,9 @@ async function findLatest(
   for await (const key of options.bucket.keys(resultsPrefix(runId))) objects.push(key);
   const latest = new LatestByJob();
   let lines = 0;
-  for (const [objectIndex, key] of objects.entries()) {
+  for await (const { objectIndex, key, texts } of objectsInOrder(options.bucket, objects)) {
     let lineIndex = 0;
-    for await (const text of options.bucket.lines(key)) {
+    for (const text of texts) {
       const line = parseResultLine(text);
       if (!line) {
         if (text.trim()) options.onSkippedLine?.(key);
@@ -87,6 +90,37 @@ async function findLatest(
     }
   }
   return { objects, latest, summary: { ...latest.summary(), lines, objects: objects.length } };
+}
+
+/** Result objects fetched at once while the reader works through the earlier ones. */
+export const REPORT_OBJECTS_AHEAD = 16;
+
+/**
+ * The run's objects' lines, object by object in key order, with up to `ahead` objects being
+ * fetched at once: S3 answers a GET in tens of milliseconds, and reading a 100,000-job run's
+ * objects one after another (twice: two passes) took 56 s at 50 ms a GET; 16 at once, 4 s.
+ */
+async function* objectsInOrder(
+  bucket: ReportSource,
+  keys: readonly string[],
+  ahead = REPORT_OBJECTS_AHEAD,
+): AsyncGenerator<{ objectIndex: number; key: string; texts: string[] }> {
+  const fetching: Promise<string>[] = [];
+  let next = 0;
+  const fetchAhead = () => {
+    while (next < keys.length && fetching.length < ahead) {
+      const text = bucket.text(keys[next++] as string);
+      // Awaited in its turn below; until then a failure must not count as unhandled.
+      text.catch(() => undefined);
+      fetching.push(text);
+    }
+  };
+  fetchAhead();
+  for (const [objectIndex, key] of keys.entries()) {
+    const text = await (fetching.shift() as Promise<string>);
+    fetchAhead();
+    yield { objectIndex, key, texts: text.split(/\r?\n/) };
+  }
 }
 
 /** Per job, which line is its latest: typed arrays indexed by a slot per job. */
