@@ -3,6 +3,7 @@ import { cpus } from "node:os";
 import type { SandboxOptions } from "../local/sandbox-api.ts";
 import { startChild } from "./child-process.ts";
 import type { FleetWorkerConfig, FleetWorkerReport } from "./fleet-worker-process.ts";
+import { AWS_STORE_LATENCY_MS } from "./latency-proxy.ts";
 import { BENCH_TOKEN } from "./pipeline-drain.ts";
 import { startServers } from "./servers.ts";
 
@@ -85,6 +86,10 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     enqueue: true,
     order: fleet.order,
     coordination: true,
+    // As deployed: the jobs carry a run, the workers write its records and results, and S3 and
+    // DynamoDB (the budget's table too) answer as slowly as AWS's.
+    runId: "fleet-run",
+    storeLatencyMs: AWS_STORE_LATENCY_MS,
   });
   const config: FleetWorkerConfig = {
     baseUrl: servers.baseUrl,
@@ -98,6 +103,8 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     batchSize: fleet.batchSize,
     batchingWindowSeconds: fleet.batchingWindowSeconds,
     ...(fleet.budgetWaitMs !== undefined && { budgetWaitMs: fleet.budgetWaitMs }),
+    ...(servers.reportBucket && { reportBucket: servers.reportBucket }),
+    s3Endpoint: servers.s3Endpoint,
   };
   const workers = Array.from({ length: fleet.containers }, () => startWorker(config));
   await Promise.all(workers.map((worker) => worker.ready));

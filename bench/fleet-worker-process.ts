@@ -24,6 +24,8 @@ export interface FleetWorkerConfig {
   budgetWaitMs?: number;
   /** Write run results to this bucket on the SQS endpoint (fauxqs serves S3 too). */
   reportBucket?: string;
+  /** Reach the bucket here instead (a proxy holding requests as long as S3 would). */
+  s3Endpoint?: string;
   /** Extra worker environment. */
   workerEnv?: Record<string, string>;
 }
@@ -64,6 +66,7 @@ const pipeline = await startLocalPipeline({
     queues: config.queues,
     ...(config.coordination && { coordination: config.coordination }),
     ...(config.reportBucket && { reportBucket: config.reportBucket }),
+    ...(config.s3Endpoint && { s3Endpoint: config.s3Endpoint }),
   },
   perContainerPacing: !config.coordination,
   budgetLog: {

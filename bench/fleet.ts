@@ -16,6 +16,7 @@ import {
   RESULTS_FILE,
   withFleetSection,
 } from "./fleet-drain.ts";
+import { AWS_STORE_LATENCY_MS } from "./latency-proxy.ts";
 
 const FAST_BURST = { max: 50, intervalMs: 2_000 };
 /** HighLevel's documented burst limit, per location. */
@@ -177,6 +178,9 @@ if (!only) {
   (batches of ${base.batchSize}, a ${base.batchingWindowSeconds} s batching window, at most
   ${base.workerConcurrency} HighLevel calls in flight, ${base.functionTimeoutSeconds} s timeout);
   fauxqs, the sandbox and the coordination table (dynalite) share one more process.
+- As deployed, the workers write run records and results, and the stores answer as slowly as
+  AWS's: every S3 request is held ${AWS_STORE_LATENCY_MS.s3} ms and every DynamoDB request (the budget's table
+  too) ${AWS_STORE_LATENCY_MS.dynamoDb} ms by a proxy (bench/latency-proxy.ts).
 - "250 ms" cases: HighLevel's documented limit (${DOCUMENTED.max} calls / ${DOCUMENTED.intervalMs / 1000} s per location unless
   named), answers drawn from ${REALISTIC_LATENCY.min}–${REALISTIC_LATENCY.max} ms. "20 ms" cases: ${FAST_BURST.max} calls / ${FAST_BURST.intervalMs} ms,
   20 ms answers. The sandbox's windows are fixed, from each location's first call.

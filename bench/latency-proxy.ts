@@ -7,6 +7,14 @@ import { once } from "node:events";
 import { Agent, createServer, type IncomingMessage, request } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/**
+ * AWS's answer times for the worker's own calls, taken at their slow end: a small S3 PUT or GET
+ * ("median latency often in the tens of milliseconds", S3's performance guidelines) and a
+ * DynamoDB read or write ("single-digit milliseconds"). The embedded stores answer in well
+ * under 1 ms.
+ */
+export const AWS_STORE_LATENCY_MS = { s3: 50, dynamoDb: 10 } as const;
+
 export interface LatencyProxy {
   endpoint: string;
   stop(): Promise<void>;

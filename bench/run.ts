@@ -13,6 +13,7 @@ import { measureColdStart } from "./cold-start.ts";
 import { estimateCost } from "./cost-model.ts";
 import { measureEnqueue } from "./enqueue-throughput.ts";
 import { fleetSectionOf, RESULTS_FILE } from "./fleet-drain.ts";
+import { AWS_STORE_LATENCY_MS } from "./latency-proxy.ts";
 import { type DrainResult, drainThroughPipeline } from "./pipeline-drain.ts";
 import { measurePurgePlanCli, measurePurgePlanSequential } from "./purge-plan.ts";
 import { measureReportReadInProcess } from "./report-read.ts";
@@ -21,12 +22,7 @@ const JOBS = 3_000;
 const LOCATIONS = 4;
 const BURST = { max: 50, intervalMs: 2_000 };
 const LATENCY_MS = 20;
-/**
- * AWS's answer times for the worker's own writes, taken at their slow end: a small S3 PUT
- * ("median latency often in the tens of milliseconds", S3's performance guidelines) and a
- * DynamoDB update ("single-digit milliseconds"). The embedded stores answer in well under 1 ms.
- */
-const STORE_LATENCY_MS = { s3: 50, dynamoDb: 10 };
+const STORE_LATENCY_MS = AWS_STORE_LATENCY_MS;
 /** The alternatives run as many calls at once as the first version's fleet did (2 × 5 lanes). */
 const CONCURRENCY = 10;
 const ceiling = (LOCATIONS * BURST.max) / (BURST.intervalMs / 1000);
