@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 
 /** The coordination table's name in local runs. */
 export const LOCAL_COORDINATION_TABLE = "ghl-csv-purge-coordination";
@@ -45,6 +45,12 @@ export async function startEmbeddedDynamoDb(
     // Kept on disk by an earlier run: the table is there already.
     if ((error as { name?: string }).name !== "ResourceInUseException") throw error;
   }
+  // dynalite answers "not found" while a new table is CREATING, which outlasts createTableMs: 0
+  // when the table is written to disk on a busy machine; nothing may use it before it is ACTIVE.
+  await waitUntilTableExists(
+    { client, minDelay: 0.01, maxDelay: 0.1, maxWaitTime: 10 },
+    { TableName: tableName },
+  );
   return {
     endpoint,
     client,
