@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 
@@ -25,6 +26,7 @@ export async function startEmbeddedDynamoDb(
     updateTableMs: 0,
     ...(options.path && { path: options.path }),
   });
+  const gate = gateRequests(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
@@ -57,6 +59,7 @@ export async function startEmbeddedDynamoDb(
     tableName,
     stop: async () => {
       client.destroy();
+      await gate.close();
       const closing = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections would keep the old server answering (on a table it is closing).
       server.closeAllConnections();
@@ -75,4 +78,59 @@ export function createLocalDynamoDbClient(endpoint: string): DynamoDBClient {
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
     maxAttempts: 2,
   });
+}
+
+/** How long stopping waits for requests under way before closing the table anyway. */
+const DRAIN_LIMIT_MS = 5_000;
+
+/**
+ * dynalite throws, in this process, from a request whose next read or write finds its database
+ * closed. So stopping first turns new requests away (503, which a client treats as the table
+ * being down) and lets those under way answer; only then may the table close.
+ */
+function gateRequests(server: Server) {
+  const dynaliteHandlers = server.listeners("request") as Array<
+    (request: IncomingMessage, response: ServerResponse) => void
+  >;
+  server.removeAllListeners("request");
+  let closing = false;
+  let underWay = 0;
+  let drained: (() => void) | undefined;
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (closing) {
+      response.writeHead(503, {
+        "content-type": "application/x-amz-json-1.0",
+        connection: "close",
+      });
+      response.end(
+        JSON.stringify({
+          __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
+          message: "the embedded coordination table is stopping",
+        }),
+      );
+      return;
+    }
+    underWay += 1;
+    // "finish" and "close" can both come before dynalite is done (a client that hung up);
+    // its answer, end(), is the moment it no longer touches the database.
+    const end = response.end.bind(response);
+    response.end = ((...args: Parameters<typeof end>) => {
+      underWay -= 1;
+      if (underWay === 0) drained?.();
+      return end(...args);
+    }) as typeof response.end;
+    for (const handle of dynaliteHandlers) handle(request, response);
+  });
+  return {
+    close: async () => {
+      closing = true;
+      if (underWay === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        timer = setTimeout(resolve, DRAIN_LIMIT_MS);
+      });
+      clearTimeout(timer);
+    },
+  };
 }
