@@ -15,7 +15,10 @@ export function clip(text: string, maxBytes = MAX_DETAIL_BYTES): string {
   return `${head.toString("utf8").replace(/\uFFFD$/u, "")}…`;
 }
 
-/** Replaces every occurrence of `secret` (a token) in `text`; run it before `clip`. */
-export function redact(text: string, secret: string): string {
-  return secret ? text.split(secret).join("[redacted]") : text;
+/** Replaces every occurrence of each secret (a token) in `text`; run it before `clip`. */
+export function redact(text: string, ...secrets: string[]): string {
+  return secrets.reduce(
+    (safe, secret) => (secret ? safe.split(secret).join("[redacted]") : safe),
+    text,
+  );
 }

@@ -23,4 +23,10 @@ describe("redact", () => {
   it("replaces every occurrence of the secret", () => {
     expect(redact("a tok b tok", "tok")).toBe("a [redacted] b [redacted]");
   });
+
+  it("replaces each of several secrets, and ignores an empty one", () => {
+    expect(redact("client s3cr3t, bearer t0k, t0k again", "s3cr3t", "", "t0k")).toBe(
+      "client [redacted], bearer [redacted], [redacted] again",
+    );
+  });
 });

@@ -94,7 +94,7 @@ export function createOAuthClient(options: OAuthClientOptions) {
     } catch (error) {
       return {
         answered: false,
-        detail: redactAll(
+        detail: safeDetail(
           error instanceof Error ? `${error.name}: ${error.message}` : String(error),
           hide,
         ),
@@ -133,19 +133,19 @@ export function createOAuthClient(options: OAuthClientOptions) {
       };
     }
     if (/location is not active/i.test(said)) {
-      return { ok: false, kind: "inactive", detail: redactAll(`HighLevel: ${said}`, hide) };
+      return { ok: false, kind: "inactive", detail: safeDetail(`HighLevel: ${said}`, hide) };
     }
     if (status === 400 && (body?.error === "invalid_grant" || /invalid grant/i.test(said))) {
       return {
         ok: false,
         kind: "invalid-grant",
-        detail: redactAll(`HighLevel answered 400: ${said}`, hide),
+        detail: safeDetail(`HighLevel answered 400: ${said}`, hide),
       };
     }
     return {
       ok: false,
       kind: "failed",
-      detail: redactAll(`HighLevel answered ${status}${said ? `: ${said}` : ""}`, hide),
+      detail: safeDetail(`HighLevel answered ${status}${said ? `: ${said}` : ""}`, hide),
     };
   };
 
@@ -191,7 +191,7 @@ export function createOAuthClient(options: OAuthClientOptions) {
     return {
       ok: false,
       status,
-      detail: redactAll(
+      detail: safeDetail(
         `HighLevel answered ${status} to installedLocations${said ? `: ${said}` : ""}`,
         hide,
       ),
@@ -241,6 +241,6 @@ export function createOAuthClient(options: OAuthClientOptions) {
 export type OAuthClient = ReturnType<typeof createOAuthClient>;
 
 /** Every secret in `hide` replaced, then cut to 1 KiB. */
-function redactAll(text: string, hide: string[]): string {
-  return clip(hide.reduce((t, secret) => redact(t, secret), text));
+function safeDetail(text: string, hide: string[]): string {
+  return clip(redact(text, ...hide));
 }

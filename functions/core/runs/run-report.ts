@@ -149,12 +149,12 @@ export class LatestByJob {
     const key = `${line.locationId}/${line.csvId}`;
     const at = Date.parse(line.finishedAt) || 0;
     const outcome = OUTCOME_CODES.indexOf(line.outcome);
-    let slot = this.#find(key);
+    const hash = this.#hash(key);
+    const check = fnv1a(key, CHECK_SEED);
+    let slot = this.#find(key, hash, check);
     if (slot === undefined) {
       slot = this.#size++;
       this.#grow(slot);
-      const hash = this.#hash(key);
-      const check = fnv1a(key, CHECK_SEED);
       this.#check[slot] = check;
       if (this.#slots.has(hash)) this.#collided.set(key, slot);
       else this.#slots.set(hash, slot);
@@ -176,9 +176,9 @@ export class LatestByJob {
   }
 
   /** The job's slot: by its hash, unless that slot's check says it is another job's. */
-  #find(key: string): number | undefined {
-    const slot = this.#slots.get(this.#hash(key));
-    if (slot !== undefined && this.#check[slot] === fnv1a(key, CHECK_SEED)) return slot;
+  #find(key: string, hash = this.#hash(key), check = fnv1a(key, CHECK_SEED)): number | undefined {
+    const slot = this.#slots.get(hash);
+    if (slot !== undefined && this.#check[slot] === check) return slot;
     return this.#collided.get(key);
   }
 
