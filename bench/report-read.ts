@@ -1,10 +1,18 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { ReportBucket } from "../functions/core/runs/report-bucket.ts";
-import { resultsObjectKey, toCsvRow, toJsonLine } from "../functions/core/runs/result-line.ts";
-import { readRunReport } from "../functions/core/runs/run-report.ts";
+import { resultsObjectKey, toJsonLine } from "../functions/core/runs/result-line.ts";
 import { createLocalS3Client, createReportBucket } from "../local/embedded-sqs.ts";
+import { AWS_STORE_LATENCY_MS } from "./latency-proxy.ts";
 import { startServers } from "./servers.ts";
+
+const SHIPPED_CLI = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
+/** Loaded before the CLI: its peak RSS, told on stderr as it exits. */
+const PEAK_RSS_PROBE = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak-rss-kib="+process.resourceUsage().maxRSS+"\\n"))`;
 
 export interface ReportReadResult {
   jobs: number;
@@ -14,17 +22,18 @@ export interface ReportReadResult {
   objects: number;
   seconds: number;
   rowsPerSecond: number;
-  /** Growth of this process's heap while reading (after a GC before and at the end). */
-  heapGrowthMiB: number;
+  /** The CLI process's peak resident memory. */
   peakRssMiB: number;
 }
 
 /**
  * Writes the results of a run of `jobs` jobs as the worker does (objects of `perObject` lines,
- * 1% of jobs settled twice) into fauxqs's S3 in another process, then reads its report as
- * `ghl-csv-purge report` does, formatting every row as CSV.
+ * 1% of jobs settled twice) into fauxqs's S3 in another process, then runs the shipped CLI
+ * (`dist/cli/bin.js`, built by `npm run build`) as a user does: `report <runId> --out run.csv`.
+ * The time is the process's, start-up included; with `s3LatencyMs`, every S3 request the CLI
+ * makes is held that long and every DynamoDB request as long as AWS's.
  */
-export async function measureReportRead(
+export async function measureReportCli(
   jobs: number,
   s3LatencyMs = 0,
   perObject = 200,
@@ -35,11 +44,14 @@ export async function measureReportRead(
     jobs: 0,
     visibilityTimeoutSeconds: 30,
     enqueue: false,
-    ...(s3LatencyMs > 0 && { storeLatencyMs: { s3: s3LatencyMs, dynamoDb: 0 } }),
+    // The run's record is looked up in the coordination table first, as on AWS.
+    coordination: true,
+    ...(s3LatencyMs > 0 && {
+      storeLatencyMs: { s3: s3LatencyMs, dynamoDb: AWS_STORE_LATENCY_MS.dynamoDb },
+    }),
   });
+  // Written straight to fauxqs; only the CLI's reads wait as long as S3 would make them.
   const s3 = createLocalS3Client(servers.sqsEndpoint);
-  // The reader waits for each answer as long as S3 would make it wait; the writes above do not.
-  const readerS3 = createLocalS3Client(servers.s3Endpoint);
   const bucketName = await createReportBucket(servers.sqsEndpoint, "bench-reports");
   const runId = `report-bench-${jobs}`;
   let lines = 0;
@@ -82,55 +94,60 @@ export async function measureReportRead(
     if (writes.length >= 16) await Promise.all(writes.splice(0));
   }
   await Promise.all(writes);
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const started = performance.now();
-  let rows = 0;
-  let bytes = 0;
-  for await (const row of readRunReport(runId, {
-    bucket: new ReportBucket(async () => readerS3, bucketName),
-  })) {
-    bytes += toCsvRow(row).length + 1;
-    rows += 1;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const heapAfter = process.memoryUsage().heapUsed;
   s3.destroy();
-  readerS3.destroy();
-  await servers.stop();
-  if (rows !== jobs || bytes === 0) throw new Error(`report read ${rows} rows of ${jobs}`);
-  return {
-    jobs,
-    s3LatencyMs,
-    lines,
-    objects,
-    seconds,
-    rowsPerSecond: rows / seconds,
-    heapGrowthMiB: (heapAfter - heapBefore) / 2 ** 20,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-  };
-}
-
-/** The measurement in a fresh process, so that its peak RSS is the reader's alone. */
-export function measureReportReadInProcess(jobs: number, s3LatencyMs = 0): ReportReadResult {
-  const output = execFileSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      new URL("./report-read.ts", import.meta.url).pathname,
-      String(jobs),
-      String(s3LatencyMs),
-    ],
-    { encoding: "utf8", maxBuffer: 1 << 20 },
-  );
-  return JSON.parse(output.trim().split("\n").pop() ?? "{}") as ReportReadResult;
+  const dir = mkdtempSync(join(tmpdir(), "report-bench-"));
+  try {
+    const out = join(dir, "run.csv");
+    const started = performance.now();
+    const { stderr } = await promisify(execFile)(
+      process.execPath,
+      [
+        `--import=${PEAK_RSS_PROBE}`,
+        SHIPPED_CLI,
+        "report",
+        runId,
+        "--out",
+        out,
+        "--quiet",
+        "--table",
+        servers.coordination?.tableName ?? "",
+        "--bucket",
+        bucketName,
+      ],
+      {
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL_S3: servers.s3Endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: servers.coordination?.endpoint ?? "",
+          AWS_REGION: "us-east-1",
+          AWS_ACCESS_KEY_ID: "local",
+          AWS_SECRET_ACCESS_KEY: "local",
+        },
+      },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const rows = readFileSync(out, "utf8").trimEnd().split("\n").length - 1;
+    if (rows !== jobs) throw new Error(`report wrote ${rows} rows of ${jobs}`);
+    const peakRssKiB = Number(/peak-rss-kib=(\d+)/.exec(stderr)?.[1]);
+    return {
+      jobs,
+      s3LatencyMs,
+      lines,
+      objects,
+      seconds,
+      rowsPerSecond: rows / seconds,
+      peakRssMiB: peakRssKiB / 1024,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await servers.stop();
+  }
 }
 
 if (process.argv[1]?.endsWith("report-read.ts")) {
   for (const jobs of (process.argv[2] ?? "100000").split(",").map(Number)) {
     process.stdout.write(
-      `${JSON.stringify(await measureReportRead(jobs, Number(process.argv[3] ?? 0)))}\n`,
+      `${JSON.stringify(await measureReportCli(jobs, Number(process.argv[3] ?? 0)))}\n`,
     );
   }
 }
