@@ -31,6 +31,11 @@ export interface FleetCase {
   /** Separate worker processes, each one Lambda container running one invocation at a time. */
   containers: number;
   order: "interleaved" | "grouped" | "grouped-via-producer";
+  /**
+   * An agency's skewed mix: `big` locations with `bigJobs` jobs each, the rest with `smallJobs`
+   * (then `jobs` must be their sum). The export is grouped by location; `order` still applies.
+   */
+  skew?: { big: number; bigJobs: number; smallJobs: number };
   burst: { max: number; intervalMs: number };
   /** The sandbox's answer time: fixed, or drawn from a range per request. */
   latencyMs: NonNullable<SandboxOptions["latencyMs"]>;
@@ -65,10 +70,48 @@ export interface FleetResult {
   busySeconds: number;
   tableWritesPerDeletion: number;
   tableReadsPerDeletion: number;
+  /** Booking writes whose condition failed, and slots given up as stale, per deletion. */
+  tableConflictsPerDeletion: number;
+  staleSlotsPerDeletion: number;
   /** CPU time of every process (workers and servers) over the drain, as a share of all cores. */
   cpuBusyShare: number;
   /** Deletions in each second of the drain (the charts). */
   perSecond: number[];
+  /**
+   * The shortest drain possible, seconds: the largest location's jobs at HighLevel's rate for
+   * it, or all jobs at the fleet's capacity (every location's rate, or K containers' calls in
+   * flight over the mean answer time, whichever is less), whichever is longer.
+   */
+  lowerBoundSeconds: number;
+}
+
+/** Jobs of each location in a case (its skewed mix, or the jobs spread evenly). */
+export function jobsPerLocation(fleet: FleetCase): number[] {
+  const { skew } = fleet;
+  if (!skew) {
+    const even = Math.ceil(fleet.jobs / fleet.locations);
+    return Array.from({ length: fleet.locations }, (_, i) =>
+      Math.max(0, Math.min(even, fleet.jobs - i * even)),
+    );
+  }
+  return Array.from({ length: fleet.locations }, (_, i) =>
+    i < skew.big ? skew.bigJobs : skew.smallJobs,
+  );
+}
+
+/** See `FleetResult.lowerBoundSeconds`. */
+export function drainLowerBound(fleet: FleetCase): number {
+  const perLocationRate = fleet.burst.max / (fleet.burst.intervalMs / 1000);
+  const meanAnswerSeconds =
+    (typeof fleet.latencyMs === "number"
+      ? fleet.latencyMs
+      : (fleet.latencyMs.min + fleet.latencyMs.max) / 2) / 1000;
+  const capacity = Math.min(
+    fleet.locations * perLocationRate,
+    (fleet.containers * fleet.workerConcurrency) / meanAnswerSeconds,
+  );
+  const counts = jobsPerLocation(fleet);
+  return Math.max(Math.max(...counts) / perLocationRate, fleet.jobs / capacity);
 }
 
 /**
@@ -85,6 +128,7 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     visibilityTimeoutSeconds: 6 * fleet.functionTimeoutSeconds + fleet.batchingWindowSeconds,
     enqueue: true,
     order: fleet.order,
+    ...(fleet.skew && { jobsPerLocation: jobsPerLocation(fleet) }),
     coordination: true,
     // As deployed: the jobs carry a run, the workers write its records and results, and S3 and
     // DynamoDB (the budget's table too) answer as slowly as AWS's.
@@ -140,8 +184,11 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     busySeconds: sum((r) => r.busyMs) / 1000,
     tableWritesPerDeletion: sum((r) => r.table.writes) / Math.max(1, deleted),
     tableReadsPerDeletion: sum((r) => r.table.reads) / Math.max(1, deleted),
+    tableConflictsPerDeletion: sum((r) => r.table.conflicts) / Math.max(1, deleted),
+    staleSlotsPerDeletion: sum((r) => r.table.staleSlots) / Math.max(1, deleted),
     cpuBusyShare: (sum((r) => r.cpuMs) + stats.cpuMs) / (seconds * 1000 * cpus().length),
     perSecond,
+    lowerBoundSeconds: drainLowerBound(fleet),
   };
 }
 

@@ -23,6 +23,11 @@ const FAST_BURST = { max: 50, intervalMs: 2_000 };
 const DOCUMENTED = { max: 100, intervalMs: 10_000 };
 /** HighLevel answers across the internet: each answer takes 200–300 ms. */
 const REALISTIC_LATENCY = { min: 200, max: 300 };
+/** 5 sub-accounts with 300 uploads each, 295 with 5. */
+const AGENCY_SKEW = { big: 5, bigJobs: 300, smallJobs: 5 };
+const AGENCY_CASE = "250 ms: agency, 300 locations (5 × 300 jobs, 295 × 5) at 100 / 10 s, K = 4";
+const MANY_SMALL_CASE = "250 ms: 100 locations at 20 / 10 s, K = 2";
+const K8_CASE = "250 ms: 20 locations at 100 / 10 s, K = 8";
 const envNumber = (name: string) =>
   process.env[name] === undefined ? undefined : Number(process.env[name]);
 const budgetWaitMs = envNumber("BUDGET_WAIT_MS");
@@ -49,12 +54,23 @@ const cases: FleetCase[] = [
   })),
   {
     ...realistic,
-    name: "250 ms: 100 locations at 20 / 10 s, K = 2",
+    name: MANY_SMALL_CASE,
     locations: 100,
     jobs: 8_000,
     containers: 2,
     order: "interleaved",
     burst: { max: 20, intervalMs: 10_000 },
+  },
+  {
+    // An agency's purge: a few large sub-accounts, most with a handful of uploads, exported
+    // sorted by location and sent through the producers' interleaving (as `enqueue` does).
+    ...realistic,
+    name: AGENCY_CASE,
+    locations: 300,
+    jobs: AGENCY_SKEW.big * AGENCY_SKEW.bigJobs + (300 - AGENCY_SKEW.big) * AGENCY_SKEW.smallJobs,
+    containers: 4,
+    order: "grouped-via-producer",
+    skew: AGENCY_SKEW,
   },
   {
     ...realistic,
@@ -138,6 +154,7 @@ const rows = [
     "dead letters",
     "not deleted",
     "table writes / reads per deletion",
+    "drain: lower bound (s), ratio",
     "hand-backs per deletion",
     "Lambda GB-s per 1M deletions",
     "$ per 1M deletions: Lambda + SQS + table",
@@ -158,17 +175,66 @@ function fleetRow(r: FleetResult): string[] {
     String(r.deadLettered),
     String(r.case.jobs - r.deleted),
     `${r.tableWritesPerDeletion.toFixed(2)} / ${r.tableReadsPerDeletion.toFixed(2)}`,
+    `${r.lowerBoundSeconds.toFixed(1)}, ${(r.seconds / r.lowerBoundSeconds).toFixed(2)}×`,
     (r.handedBack / Math.max(1, r.deleted)).toFixed(2),
     Math.round(cost.gbSecondsPerMillion).toLocaleString("en"),
     `${money(cost.total)} (${money(cost.lambda)} + ${money(cost.sqs)} + ${money(cost.table)})`,
     `${Math.round(100 * r.cpuBusyShare)}%`,
   ];
 }
-const table = [
-  `| ${rows[0]?.join(" | ")} |`,
-  `|${rows[0]?.map(() => "---").join("|")}|`,
-  ...rows.slice(1).map((row) => `| ${row.join(" | ")} |`),
-].join("\n");
+const markdown = (all: string[][]) =>
+  [
+    `| ${all[0]?.join(" | ")} |`,
+    `|${all[0]?.map(() => "---").join("|")}|`,
+    ...all.slice(1).map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n");
+const table = `${markdown(rows)}\n\n### Agency-scale targets (issue #27)\n\n${markdown(targetRows(results))}`;
+
+/** The agency-scale targets, each with what this run measured and whether it met it. */
+function targetRows(all: FleetResult[]): string[][] {
+  const find = (name: string) => all.find((r) => r.case.name === name);
+  const share = (r: FleetResult) => r.deletionsPerSecond / r.ceilingPerSecond;
+  const throttled = (r: FleetResult) => r.throttled / Math.max(1, r.calls);
+  const met = (ok: boolean) => (ok ? "met" : "**not met**");
+  const out = [["target", "measured", "verdict"]];
+  for (const [label, name] of [
+    ["100 locations at 20 / 10 s, K = 2: ≥ 0.85 of the ceiling, ≤ 0.5% 429s", MANY_SMALL_CASE],
+    ["20 locations at 100 / 10 s, K = 8: ≥ 0.85 of the ceiling, ≤ 0.5% 429s", K8_CASE],
+  ] as const) {
+    const r = find(name);
+    if (!r) continue;
+    out.push([
+      label,
+      `${share(r).toFixed(3)}, ${(100 * throttled(r)).toFixed(2)}% 429s`,
+      met(share(r) >= 0.85 && throttled(r) <= 0.005),
+    ]);
+  }
+  const many = find(MANY_SMALL_CASE);
+  if (many) {
+    const cost = fleetCost(many);
+    out.push([
+      "100 locations: ≤ 0.3 table writes per deletion, ≤ $0.35 per million all in",
+      `${many.tableWritesPerDeletion.toFixed(2)} writes, $${cost.total.toFixed(2)} per million`,
+      met(many.tableWritesPerDeletion <= 0.3 && cost.total <= 0.35),
+    ]);
+  }
+  const agency = find(AGENCY_CASE);
+  if (agency) {
+    const ratio = agency.seconds / agency.lowerBoundSeconds;
+    out.push([
+      "300 skewed locations: drain ≤ 1.15 × the lower bound",
+      `${agency.seconds.toFixed(1)} s of ${agency.lowerBoundSeconds.toFixed(1)} s: ${ratio.toFixed(2)}×`,
+      met(ratio <= 1.15),
+    ]);
+  }
+  const worst = Math.max(...all.filter((r) => !r.case.perContainerPacing).map(throttled));
+  out.push([
+    "every fleet case (the table kept): ≤ 0.5% 429s",
+    `worst ${(100 * worst).toFixed(2)}%`,
+    met(worst <= 0.005),
+  ]);
+  return out;
+}
 // A partial run prints its table and leaves the files of the last full run alone.
 if (!only) {
   const about = `Written by \`npm run bench\` on ${new Date().toISOString()}.

@@ -24,6 +24,11 @@ export interface ServersConfig {
    * Default interleaved.
    */
   order?: "interleaved" | "grouped" | "grouped-via-producer";
+  /**
+   * Jobs of each location, in the order of `locations` (an agency's skewed mix); `jobs` is then
+   * their sum. Without it the jobs are spread evenly.
+   */
+  jobsPerLocation?: number[];
   /** Also serve the coordination table (the fleet benchmark). */
   coordination?: boolean;
   /** Stamp the jobs with this run id and create the report bucket (run records and results). */
@@ -75,11 +80,16 @@ const baseUrl = await sandbox.start();
 const coordination = config.coordination ? await startEmbeddedDynamoDb() : undefined;
 const jobs: ServersInfo["jobs"] = [];
 const perLocation = Math.ceil(config.jobs / config.locations.length);
-for (let i = 0; i < config.jobs; i++) {
+/** Location indexes, grouped (all of one location, then the next) when the mix is skewed. */
+const skewed = config.jobsPerLocation?.flatMap((count, index) =>
+  Array.from({ length: count }, () => index),
+);
+for (let i = 0; i < (skewed?.length ?? config.jobs); i++) {
   const index =
-    config.order === "grouped" || config.order === "grouped-via-producer"
+    skewed?.[i] ??
+    (config.order === "grouped" || config.order === "grouped-via-producer"
       ? Math.floor(i / perLocation)
-      : i % config.locations.length;
+      : i % config.locations.length);
   const locationId = config.locations[index] as string;
   const createdAt =
     config.uploadAgeDays === undefined

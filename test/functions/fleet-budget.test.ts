@@ -239,6 +239,81 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     expect(Math.abs((slots[1] as number) - (slots[0] as number))).toBeGreaterThan(240);
   });
 
+  it("learns a budget's limit once for the fleet: a second container waits for the first's answer", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const first = budgetOn(table);
+    const second = budgetOn(table);
+    const firstPermit = await first.acquire(key, Date.now() + 10_000, 5_000);
+    expect(firstPermit.granted).toBe(true);
+    // The second container asks while the first's call is out: it must not send a call of its
+    // own at the documented limit.
+    const secondPermit = second
+      .acquire(key, Date.now() + 10_000, 5_000)
+      .then((permit) => ({ permit, at: Date.now() }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const answeredAt = Date.now();
+    first.observe(key, 200, { max: 4, remaining: 3, intervalMs: 1_000 }, answeredAt - 200);
+    await first.flush();
+
+    const { permit, at } = await secondPermit;
+    expect(permit.granted).toBe(true);
+    expect(at).toBeGreaterThanOrEqual(answeredAt);
+    // Its slot is one learnt spacing (1 s / 3) after the first call, not the probe's 2 s gap.
+    const gap = (permit as { slotAt: number }).slotAt - (firstPermit as { slotAt: number }).slotAt;
+    expect(gap).toBeCloseTo(budgetSchedule(4, 1_000).spacingMs, 0);
+  });
+
+  it("leases an uncontested budget far from spent: batches after the first window cost almost no writes", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    const batch = async (remaining: number) => {
+      budget.expect("locA", 5);
+      await Promise.all(
+        [1, 2, 3, 4, 5].map(async () => {
+          const permit = await budget.acquire(key, Date.now() + 10_000, 5_000);
+          expect(permit.granted).toBe(true);
+          budget.observe(key, 200, { max: 50, remaining, intervalMs: 1_000 }, Date.now());
+        }),
+      );
+    };
+    // One window of batches booked one write each: nobody else is seen.
+    const started = Date.now();
+    while (Date.now() - started < 1_200) await batch(45);
+    const leasedFrom = budget.requests.writes;
+    for (let n = 0; n < 10; n++) await batch(45);
+    const leasedWrites = budget.requests.writes - leasedFrom;
+    // A low remaining (someone spends the window) brings back a write per batch, once the slots
+    // already leased (at most 100) are spent.
+    for (let n = 0; n < 20; n++) await batch(5);
+    const strictFrom = budget.requests.writes;
+    for (let n = 0; n < 5; n++) await batch(5);
+    const strictWrites = budget.requests.writes - strictFrom;
+
+    expect(leasedWrites).toBeLessThanOrEqual(3);
+    expect(strictWrites).toBeGreaterThanOrEqual(5);
+  });
+
+  it("books a contested budget fleet-wide: two containers leasing nothing they share", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const teacher = budgetOn(table);
+    // A small budget with a short window, so that a lease would be allowed within the test.
+    teacher.observe(key, 200, { max: 6, remaining: 5, intervalMs: 1_000 }, Date.now());
+    await teacher.flush();
+    const startAt = Date.now() + 4_000;
+    const containers = await Promise.all(
+      [1, 2].map(() => runContainer(table as EmbeddedDynamoDb, key, 15, startAt, 3)),
+    );
+    const grants = containers.flatMap((c) => c.grants);
+    const slots = containers.flatMap((c) => c.slots);
+    expect(grants).toHaveLength(30);
+    // 5 slots a window (6 less the reserve) for the two together; never more than HighLevel's 6.
+    expect(busiestWindow(slots, 1_000)).toBeLessThanOrEqual(5);
+    expect(busiestWindow(grants, 1_000)).toBeLessThanOrEqual(6);
+  });
+
   it("holds every container back after a 429 that one of them saw", async () => {
     table = await startEmbeddedDynamoDb();
     const key = "locA:fingerprint1";

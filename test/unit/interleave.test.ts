@@ -22,6 +22,23 @@ describe("interleaveByLocation", () => {
     expect(out.slice(0, 4).map((j) => j.job.locationId)).toEqual(["loc0", "loc1", "loc2", "loc3"]);
   });
 
+  it("spreads a large location's jobs through the whole mix, in proportion to its size", async () => {
+    // An agency: one sub-account with 300 jobs, thirty with 5 each, sorted by location.
+    const input: IndexedJob[] = [
+      ...Array.from({ length: 300 }, (_, n) => ({ locationId: "big", n })),
+      ...Array.from({ length: 150 }, (_, n) => ({ locationId: `small${Math.floor(n / 5)}`, n })),
+    ].map(({ locationId }, index) => ({ index, job: { locationId, csvId: `csv${index}` } }));
+    const out = await collect(interleaveByLocation(input, 1_000));
+    expect(out).toHaveLength(450);
+    // Each fifth of the queue holds about a fifth of the large location's jobs (60), not 6.
+    for (let fifth = 0; fifth < 5; fifth++) {
+      const part = out.slice(fifth * 90, (fifth + 1) * 90);
+      const big = part.filter((j) => j.job.locationId === "big").length;
+      expect(big).toBeGreaterThanOrEqual(50);
+      expect(big).toBeLessThanOrEqual(70);
+    }
+  });
+
   it("keeps each location's own order", async () => {
     const out = await collect(interleaveByLocation(sorted(3, 10), 1_000));
     const loc1 = out.filter((j) => j.job.locationId === "loc1").map((j) => j.index);

@@ -1,7 +1,7 @@
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { raceTimeout, sleepUnlessReleased } from "../deadline.ts";
 import { BudgetTable, budgetSchedule, num } from "./budget-table.ts";
-import { type KnownBudget, type Take, takeSlots } from "./slot-booking.ts";
+import { type KnownBudget, PROBE_GAP_MS, type Take, takeSlots } from "./slot-booking.ts";
 
 export { budgetItemKey, budgetSchedule } from "./budget-table.ts";
 
@@ -28,6 +28,20 @@ const FALLBACK_MS = 60_000;
 const SLOTS_PER_TAKE = { spanMs: 1_000, min: 10, max: 100 } as const;
 /** How long an expectation holds: a batch's calls are asked for well within it. */
 const EXPECTATION_MS = 30_000;
+/**
+ * An uncontested budget is leased: one write books this much of it (at most `SLOTS_PER_TAKE.max`
+ * slots) and the container spends the slots over its next batches without asking the table.
+ * Long enough that a location worked by one container costs a write every few batches; short
+ * enough that a container arriving later waits at most this long before the fleet books the
+ * budget batch by batch again.
+ */
+export const LEASE_MS = 3_000;
+/** How often a container asks again while another's first call learns a budget's limit. */
+const PROBE_POLL_MS = 250;
+/** A budget with less than this share of its window left (`X-RateLimit-Remaining`) is not leased. */
+const FAR_FROM_SPENT = 0.5;
+/** How long contention or a 429 keeps a budget booked batch by batch. */
+const STRICT_HOLD_MS = 30_000;
 
 export interface FleetBudgetOptions {
   /** The DynamoDB client, created on first use. */
@@ -121,10 +135,14 @@ export class FleetBudget implements Pacer {
         return refuse("daily", known.dailyBlockedUntil);
       }
       let slot = this.#firstBankedSlot(known);
+      // How late the call may go: a probe's slot has its whole gap to itself.
+      let slackMs = known.slackMs;
       if (slot !== undefined) {
         // A slot beyond this caller's horizon stays banked for a caller that can wait for it.
         if (slot > latest) return refuse("burst", slot);
         known.banked.shift();
+        // An expected call served from the bank needs no booking.
+        this.#booked(key, 1);
       } else {
         if (known.nextSlot !== undefined && known.nextSlot > latest) {
           // Known to be booked past our horizon: no need to ask the table.
@@ -153,10 +171,20 @@ export class FleetBudget implements Pacer {
         } finally {
           known.taking = undefined;
         }
+        if (take.kind === "probing") {
+          // The probe's answer comes within an answer time; its slot is the next one.
+          const wait = Math.min(PROBE_POLL_MS, latest - Date.now());
+          if (wait <= 0 || (await sleepUnlessReleased(wait, release))) {
+            return refuse("burst", take.until);
+          }
+          continue;
+        }
         if (take.kind === "daily") return refuse("daily", take.until);
         if (take.kind === "busy") return refuse("burst", take.until);
         if (take.kind === "idle") return refuse("burst", Date.now() + known.spacingMs);
+        this.#learnContention(known, take.contested);
         this.#booked(key, take.slots.length);
+        if (take.probe) slackMs = PROBE_GAP_MS / 2;
         const [first, ...rest] = take.slots as [number, ...number[]];
         slot = first;
         known.banked.push(...rest);
@@ -171,7 +199,7 @@ export class FleetBudget implements Pacer {
       // A call a little late adds no more calls to any window than the reserve covers; a
       // container woken later than that would crowd the slots that follow, so it lets its
       // slot go and takes a fresh one.
-      if (Date.now() - slot > known.slackMs) {
+      if (Date.now() - slot > slackMs) {
         this.requests.staleSlots += 1;
         continue;
       }
@@ -186,6 +214,8 @@ export class FleetBudget implements Pacer {
         });
         known.firstAnswer = { arrived, arrive };
       }
+      known.grantedAt.push(Date.now());
+      if (known.grantedAt.length > SLOTS_PER_TAKE.max) known.grantedAt.shift();
       return { granted: true, waitedMs: Date.now() - started, slotAt: slot };
     }
   }
@@ -242,12 +272,43 @@ export class FleetBudget implements Pacer {
   #slotsWanted(key: string): number {
     const expected = this.#expected.get(locationOf(key));
     if (!expected || expected.until <= Date.now()) return 1;
-    const known = this.#known.get(key);
-    const perTake = Math.min(
-      SLOTS_PER_TAKE.max,
-      Math.max(SLOTS_PER_TAKE.min, Math.floor(SLOTS_PER_TAKE.spanMs / (known?.spacingMs ?? 1_000))),
-    );
+    const known = this.#knownFor(key);
+    const slotsIn = (spanMs: number) =>
+      Math.min(SLOTS_PER_TAKE.max, Math.floor(spanMs / known.spacingMs));
+    if (this.#leasable(known)) {
+      // Nobody else is spending this budget: lease what this container has been spending of it
+      // (a quarter more) for the batches to come, never more than the budget gives.
+      const now = Date.now();
+      const recent = known.grantedAt.filter((at) => now - at <= known.windowMs).length;
+      const demand = Math.ceil(((recent * LEASE_MS) / known.windowMs) * 1.25);
+      return Math.max(1, Math.min(slotsIn(LEASE_MS), Math.max(expected.calls, demand)));
+    }
+    const perTake = Math.max(SLOTS_PER_TAKE.min, slotsIn(SLOTS_PER_TAKE.spanMs));
     return Math.max(1, Math.min(perTake, expected.calls));
+  }
+
+  /**
+   * A budget is leased once its limit is known, every booking for a whole window found it
+   * uncontested, and its last answers left it far from spent.
+   */
+  #leasable(known: KnownBudget): boolean {
+    const now = Date.now();
+    return (
+      known.tableSpacingMs !== undefined &&
+      known.uncontestedSince !== undefined &&
+      now - known.uncontestedSince >= known.windowMs &&
+      known.strictUntil <= now
+    );
+  }
+
+  /** What a booking showed: another container spending the budget makes it strict for a while. */
+  #learnContention(known: KnownBudget, contested: boolean): void {
+    if (contested) {
+      known.uncontestedSince = undefined;
+      known.strictUntil = Date.now() + STRICT_HOLD_MS;
+    } else {
+      known.uncontestedSince ??= Date.now();
+    }
   }
 
   /** `slots` of the location's expected calls are booked (or will not be made). */
@@ -263,23 +324,68 @@ export class FleetBudget implements Pacer {
     this.#options.fallback.observe(key, status, headers, sentAt);
     if (this.fallingBack) return;
     const known = this.#knownFor(key);
-    if (typeof known.firstAnswer === "object") known.firstAnswer.arrive();
+    const waiting = typeof known.firstAnswer === "object" ? known.firstAnswer : undefined;
     known.firstAnswer = "arrived";
     const now = Date.now();
+    let arriveLater = false;
     if (headers.max !== undefined && headers.max > 0 && headers.intervalMs !== undefined) {
       const { spacingMs, slackMs } = budgetSchedule(headers.max, headers.intervalMs);
       known.spacingMs = spacingMs;
       known.slackMs = slackMs;
+      known.windowMs = headers.intervalMs;
+      const probeEnd = known.tableSpacingMs === undefined ? known.ownEnd : undefined;
       if (
         known.tableSpacingMs === undefined ||
         Math.abs(known.tableSpacingMs - spacingMs) > spacingMs * 0.005
       ) {
         known.tableSpacingMs = spacingMs;
-        this.#write(key, "SET spacing = :spacing, slack = :slack, #ttl = :ttl", {
-          ":spacing": num(spacingMs),
-          ":slack": num(slackMs),
-        });
+        const learnt = { ":spacing": num(spacingMs), ":slack": num(slackMs) };
+        if (probeEnd !== undefined) {
+          // This container's probe set the budget's next slot a probe's gap ahead: bring it
+          // back to one spacing after the probe, unless someone booked after it. The lanes
+          // waiting for this answer (and any that come) book once that write is done.
+          const pulled = probeEnd - PROBE_GAP_MS + spacingMs;
+          const pulling = this.#track(
+            this.#table
+              .update(
+                key,
+                "SET spacing = :spacing, slack = :slack, tat = :pulled, #ttl = :ttl",
+                { ...learnt, ":pulled": num(pulled), ":probeEnd": num(probeEnd) },
+                "tat = :probeEnd",
+                Date.now() + 5_000,
+              )
+              .then((answer) => {
+                if (answer.ok) {
+                  known.nextSlot = pulled;
+                  known.ownEnd = pulled;
+                } else {
+                  this.#write(key, "SET spacing = :spacing, slack = :slack, #ttl = :ttl", learnt);
+                }
+              }),
+          );
+          known.taking = pulling;
+          arriveLater = true;
+          void pulling.finally(() => {
+            if (known.taking === pulling) known.taking = undefined;
+            waiting?.arrive();
+          });
+        } else {
+          this.#write(key, "SET spacing = :spacing, slack = :slack, #ttl = :ttl", learnt);
+        }
       }
+    }
+    if (!arriveLater) waiting?.arrive();
+    if (
+      headers.max !== undefined &&
+      headers.remaining !== undefined &&
+      headers.remaining < headers.max * FAR_FROM_SPENT
+    ) {
+      // The window is being spent (by this fleet or by anyone else with the token): book
+      // batch by batch for at least a window.
+      known.strictUntil = Math.max(
+        known.strictUntil,
+        now + (headers.intervalMs ?? DOCUMENTED_BURST.intervalMs),
+      );
     }
     if (status === 429) {
       const holdUntil =
@@ -287,6 +393,9 @@ export class FleetBudget implements Pacer {
       known.nextSlot = Math.max(known.nextSlot ?? 0, holdUntil);
       // Slots booked before the 429 lie within the hold: they are not used.
       known.banked = [];
+      // HighLevel counts calls the fleet does not see (another app, another tool): no leases.
+      known.uncontestedSince = undefined;
+      known.strictUntil = now + STRICT_HOLD_MS;
       this.#write(
         key,
         "SET tat = :until, #ttl = :ttl",
@@ -320,11 +429,17 @@ export class FleetBudget implements Pacer {
     values: Record<string, AttributeValue>,
     condition?: string,
   ): void {
-    const write = this.#table
-      .update(key, expression, values, condition, Date.now() + 5_000)
+    this.#track(this.#table.update(key, expression, values, condition, Date.now() + 5_000));
+  }
+
+  /** Keeps a write `observe` started for `flush`; its failure only switches to the fallback. */
+  #track(write: Promise<unknown>): Promise<void> {
+    const tracked: Promise<void> = write
+      .then(() => undefined)
       .catch((error) => this.#fallBack(error))
-      .finally(() => this.#pendingWrites.delete(write));
-    this.#pendingWrites.add(write);
+      .finally(() => this.#pendingWrites.delete(tracked));
+    this.#pendingWrites.add(tracked);
+    return tracked;
   }
 
   #fallBack(error: unknown): void {
@@ -342,6 +457,11 @@ export class FleetBudget implements Pacer {
         ...DEFAULT_SCHEDULE,
         tableSpacingMs: undefined,
         nextSlot: undefined,
+        ownEnd: undefined,
+        uncontestedSince: undefined,
+        windowMs: DOCUMENTED_BURST.intervalMs,
+        grantedAt: [],
+        strictUntil: 0,
         sawBookedAt: 0,
         dailyBlockedUntil: 0,
         banked: [],

@@ -2,8 +2,19 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { type BudgetTable, num, readNumber } from "./budget-table.ts";
 
 const MAX_TABLE_TRIES = 4;
-/** How long a budget seen booked ahead is presumed busy, though this container's view is stale. */
-const BOOKED_MEMORY_MS = 2_000;
+/**
+ * How long a budget seen booked ahead is presumed busy, though this container's view is stale:
+ * a contested budget is booked in turns, a batch at a time (every one to three seconds), so a
+ * shorter memory guessed "idle" at every turn and paid a failed write for it.
+ */
+const BOOKED_MEMORY_MS = 10_000;
+/**
+ * While no answer has told a budget's real limit, each booking moves its next slot this far on
+ * (`if_not_exists(spacing, …)`): the first call's answer, whichever container made it, writes
+ * the spacing before the fleet's next call, so the limit is learnt once per location for the
+ * fleet. (Booking at the documented spacing let K containers each send a first call at once.)
+ */
+export const PROBE_GAP_MS = 2_000;
 
 /** What this container last learnt of one budget key; the table is the truth. */
 export interface KnownBudget {
@@ -14,6 +25,16 @@ export interface KnownBudget {
   tableSpacingMs: number | undefined;
   /** The table's next free slot when last seen (epoch ms). */
   nextSlot: number | undefined;
+  /** Where this container's last booking ended: the table's next slot right after it. */
+  ownEnd: number | undefined;
+  /** Since when every booking found the budget idle or just where this container left it. */
+  uncontestedSince: number | undefined;
+  /** The budget's window (`X-RateLimit-Interval-Milliseconds`), once an answer told it. */
+  windowMs: number;
+  /** When this container's last permits for the budget were granted (at most 100, ascending). */
+  grantedAt: number[];
+  /** Until then the budget is booked batch by batch, never leased (contention or a 429 seen). */
+  strictUntil: number;
   /** When the table last showed slots booked ahead of now: other containers are likely busy. */
   sawBookedAt: number;
   dailyBlockedUntil: number;
@@ -29,9 +50,13 @@ export interface KnownBudget {
 }
 
 export type Take =
-  | { kind: "slot"; slots: number[] }
+  /** `contested`: another container had booked the budget since this one last did. */
+  /** `probe`: the slot of a first call, which the table gave a probe's gap (the limit is unknown). */
+  | { kind: "slot"; slots: number[]; contested: boolean; probe: boolean }
   | { kind: "busy"; until: number }
   | { kind: "daily"; until: number }
+  /** Another container's first call is out to learn the limit: ask again once it answered. */
+  | { kind: "probing"; until: number }
   | { kind: "idle" };
 
 /**
@@ -51,8 +76,11 @@ export async function takeSlots(
   let slots = wanted;
   for (let tries = 0; tries < MAX_TABLE_TRIES; tries++) {
     const now = Date.now();
-    // A slot at most half a spacing old may still be used; an older one means the budget idled.
-    const floor = now - known.spacingMs / 2;
+    // A booking starts ahead of now by the table's answer time, so that its slot has not passed
+    // when the answer comes; a next slot at most half the slack before that may still be used,
+    // an older one means the budget idled (and a booking from `start` comes after it).
+    const start = now + table.leadMs;
+    const floor = start - known.slackMs / 2;
     if (latest < now) {
       // Our patience ran out while retrying (stale slots, conflicts): come back later.
       return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
@@ -69,23 +97,28 @@ export async function takeSlots(
     const idle = known.nextSlot === undefined || (known.nextSlot < floor && !recentlyBooked);
     const spacing = known.spacingMs;
     const span = slots * spacing;
+    // One slot moves the budget on by the table's spacing, else (no answer has told it yet) by
+    // the probe's gap; several by this container's spacing, which the condition checks.
+    const step = known.tableSpacingMs === undefined ? PROBE_GAP_MS : spacing;
     // DynamoDB refuses values an expression does not use: each path names only its own.
     const values: Record<string, AttributeValue> = {
       ":now": num(now),
       ":floor": num(floor),
-      ":spacing": num(spacing),
+      ...(slots > 1 ? { ":spacing": num(spacing), ":span": num(span) } : { ":step": num(step) }),
     };
     const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
     // Several slots are booked at this container's spacing: only if the table's is no wider.
     const spacingHolds = slots > 1 ? " AND spacing <= :spacing" : "";
+    // Not knowing the limit, a container books a budget in use only once the table knows it.
+    const limitKnown = known.tableSpacingMs === undefined ? " AND attribute_exists(spacing)" : "";
     const taken = idle
       ? // Nobody has called lately: the first slot is now, the next ones a spacing apart.
         await table.update(
           key,
           slots > 1
-            ? "SET tat = :now + :span, #ttl = :ttl"
-            : "SET tat = if_not_exists(spacing, :spacing) + :now, #ttl = :ttl",
-          slots > 1 ? { ...values, ":span": num(span) } : values,
+            ? "SET tat = :start + :span, #ttl = :ttl"
+            : "SET tat = if_not_exists(spacing, :step) + :start, #ttl = :ttl",
+          { ...values, ":start": num(start) },
           `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}${spacingHolds}`,
           deadline,
         )
@@ -95,25 +128,26 @@ export async function takeSlots(
           // learnt it). Several: this container's, which the condition checks is no narrower.
           slots > 1
             ? "SET tat = tat + :span, #ttl = :ttl"
-            : "SET tat = tat + if_not_exists(spacing, :spacing), #ttl = :ttl",
-          {
-            ...values,
-            ...(slots > 1 && { ":span": num(span) }),
-            ":lastStart": num(latest - (slots - 1) * spacing),
-          },
-          `tat BETWEEN :floor AND :lastStart AND ${notDaily}${spacingHolds}`,
+            : "SET tat = tat + if_not_exists(spacing, :step), #ttl = :ttl",
+          { ...values, ":lastStart": num(latest - (slots - 1) * spacing) },
+          `tat BETWEEN :floor AND :lastStart AND ${notDaily}${spacingHolds}${limitKnown}`,
           deadline,
         );
     if (taken.ok) {
-      const nextSlot = readNumber(taken.item.tat) ?? now + span;
+      const moved = slots > 1 ? span : (readNumber(taken.item.spacing) ?? step);
+      const nextSlot = readNumber(taken.item.tat) ?? start + moved;
       learnFromItem(known, taken.item);
+      // Where the booking began: now for an idle budget, else where the table stood.
+      const first = idle ? start : nextSlot - moved;
+      const contested = !idle && (known.ownEnd === undefined || Math.abs(first - known.ownEnd) > 1);
       known.nextSlot = nextSlot;
+      known.ownEnd = nextSlot;
       if (nextSlot > now + known.spacingMs) known.sawBookedAt = now;
-      if (slots === 1) return { kind: "slot", slots: [idle ? now : nextSlot - known.spacingMs] };
-      const first = idle ? now : nextSlot - span;
       return {
         kind: "slot",
         slots: Array.from({ length: slots }, (_, n) => first + n * spacing),
+        contested,
+        probe: slots === 1 && readNumber(taken.item.spacing) === undefined,
       };
     }
     // The condition failed: learn what the table holds (DynamoDB returns it with the failure;
@@ -124,6 +158,8 @@ export async function takeSlots(
     // What the table showed is now the view: booked ahead, or idle (then guess idle next).
     known.sawBookedAt = known.nextSlot !== undefined && known.nextSlot > now ? now : 0;
     if (known.dailyBlockedUntil > now) return { kind: "daily", until: known.dailyBlockedUntil };
+    const probeEnd = known.tableSpacingMs === undefined ? known.nextSlot : undefined;
+    if (probeEnd !== undefined && probeEnd >= floor) return { kind: "probing", until: probeEnd };
     if (known.nextSlot !== undefined && known.nextSlot > latest) {
       return { kind: "busy", until: known.nextSlot };
     }

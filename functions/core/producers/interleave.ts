@@ -4,10 +4,14 @@ import type { IndexedJob } from "./enqueue.ts";
 export const INTERLEAVE_BUFFER = 10_000;
 
 /**
- * Reorders jobs round-robin across locations within a bounded buffer, so that a sorted export
- * (all of one location, then the next) reaches the queue mixed: each worker batch then spans
- * several locations' budgets instead of waiting on one. Every job comes out exactly once; the
- * order within a location is kept.
+ * Reorders jobs across locations within a bounded buffer, so that a sorted export (all of one
+ * location, then the next) reaches the queue mixed: each worker batch then spans several
+ * locations' budgets instead of waiting on one. Locations are spread in proportion to their
+ * jobs: each round takes from every location its share of what it holds (a location with 60
+ * times the jobs of the smallest gives 60 a round), so an agency's few large sub-accounts are
+ * worked at their full rate from the first batch instead of waiting behind every small one's
+ * jobs, which is what bounds such a drain. Evenly sized locations come out round-robin. Every
+ * job comes out exactly once; the order within a location is kept.
  *
  * @example
  * for await (const job of interleaveByLocation(readJobs(file))) send(job);
@@ -18,11 +22,13 @@ export async function* interleaveByLocation(
 ): AsyncGenerator<IndexedJob> {
   const byLocation = new Map<string, IndexedJob[]>();
   let held = 0;
-  /** Takes one job from each location in turn (a round), oldest location first. */
+  /** Takes each location's share in turn (a round), oldest location first. */
   const round = function* () {
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const queue of byLocation.values()) fewest = Math.min(fewest, queue.length);
     for (const [locationId, queue] of byLocation) {
-      const job = queue.shift();
-      if (job) {
+      const share = Math.max(1, Math.round(queue.length / fewest));
+      for (const job of queue.splice(0, share)) {
         held -= 1;
         yield job;
       }
