@@ -11,11 +11,23 @@ const run = promisify(execFile);
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
 describe("the linter", () => {
-  it("fails on an import cycle (Biome's noImportCycles, part of npm test)", async () => {
-    mkdirSync(DIR, { recursive: true });
-    writeFileSync(join(DIR, "a.ts"), 'import { b } from "./b.ts";\nexport const a = () => b;\n');
-    writeFileSync(join(DIR, "b.ts"), 'import { a } from "./a.ts";\nexport const b = () => a;\n');
-    const failure = await run(join(ROOT, "node_modules/.bin/biome"), ["lint", DIR], {
+  it.each([
+    [
+      "a value import cycle",
+      'import { b } from "./b.ts";\nexport const a = () => b;\n',
+      'import { a } from "./a.ts";\nexport const b = () => a;\n',
+    ],
+    [
+      "a type-only import cycle",
+      'import type { B } from "./b.ts";\nexport interface A {\n  b?: B;\n}\n',
+      'import type { A } from "./a.ts";\nexport interface B {\n  a?: A;\n}\n',
+    ],
+  ])("fails on %s (Biome's noImportCycles, part of npm test)", async (name, a, b) => {
+    const dir = join(DIR, name.replaceAll(" ", "-"));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "a.ts"), a);
+    writeFileSync(join(dir, "b.ts"), b);
+    const failure = await run(join(ROOT, "node_modules/.bin/biome"), ["lint", dir], {
       cwd: ROOT,
     }).then(
       () => undefined,

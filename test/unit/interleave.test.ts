@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { IndexedJob } from "../../functions/core/producers/enqueue.ts";
+import type { IndexedJob } from "../../functions/core/producers/deletion-job.ts";
 import { interleaveByLocation } from "../../functions/core/producers/interleave.ts";
 
 const sorted = (locations: number, each: number): IndexedJob[] =>

@@ -130,3 +130,11 @@ function stripUndefined(job: DeletionJob): DeletionJob {
     Object.entries(job).filter(([, value]) => value !== undefined && value !== null),
   ) as DeletionJob;
 }
+
+/** A job with its place in what it was read from (a file's order, and its line there). */
+export interface IndexedJob {
+  index: number;
+  job: DeletionJob;
+  /** The job's line in its file, when it came from one. */
+  line?: number;
+}

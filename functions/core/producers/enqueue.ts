@@ -3,9 +3,11 @@ import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import pLimit from "p-limit";
 import { newRunId, type RunSource } from "../runs/run-id.ts";
 import { type RunTable, runTableFor } from "../runs/run-table.ts";
-import { type DeletionJob, messageGroupOf, validateDeletionJob } from "./deletion-job.ts";
+import { type IndexedJob, messageGroupOf, validateDeletionJob } from "./deletion-job.ts";
 import { interleaveByLocation } from "./interleave.ts";
 import { isNonRetryableSqsError } from "./sqs-errors.ts";
+
+export type { IndexedJob } from "./deletion-job.ts";
 
 /**
  * Sending stopped on a failure no retry can mend (see `isNonRetryableSqsError`): `cause` is
@@ -76,13 +78,6 @@ export interface EnqueueOptions {
   coordinationTable?: string | { tableName: string; client: DynamoDBClient } | RunTable;
   /** The producer named in the run's record (default `library`). */
   runSource?: RunSource;
-}
-
-export interface IndexedJob {
-  index: number;
-  job: DeletionJob;
-  /** The job's line in its file, when it came from one. */
-  line?: number;
 }
 
 const SQS_BATCH_LIMIT = 10;

@@ -1,4 +1,4 @@
-import type { IndexedJob } from "./enqueue.ts";
+import type { IndexedJob } from "./deletion-job.ts";
 
 /** Jobs held at most while interleaving: memory stays flat for a file of any length. */
 export const INTERLEAVE_BUFFER = 10_000;

@@ -2,8 +2,8 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from "node:
 import { extname } from "node:path";
 import type { Readable } from "node:stream";
 import { parse } from "csv-parse";
+import type { IndexedJob } from "./deletion-job.ts";
 import { validateDeletionJob } from "./deletion-job.ts";
-import type { IndexedJob } from "./enqueue.ts";
 
 /** One record of a jobs file: what it holds, or why it could not be read. */
 export type JobRecord =

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { WorkerLog } from "../worker/deletion-worker.ts";
 import type { FailureReason } from "../worker/outcome.ts";
+import type { WorkerLog } from "../worker-log.ts";
 import type { ReportBucket } from "./report-bucket.ts";
 import { type ResultLine, resultsObjectKey, toJsonLine } from "./result-line.ts";
 import type { CountsDelta, RunTable } from "./run-table.ts";

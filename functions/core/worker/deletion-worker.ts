@@ -1,70 +1,16 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { WorkerConfig } from "../config.ts";
 import { clip } from "../detail.ts";
-import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
-import type { TokenSource } from "../highlevel/token-source.ts";
 import { type DeletionJob, jobKey, parseDeletionJob } from "../producers/deletion-job.ts";
-import type { RunEntry, RunRecorder } from "../runs/run-recorder.ts";
 import { planBatch } from "./batch-plan.ts";
-import { decideDisposition, type FailureReason, type Verdict } from "./outcome.ts";
+import { decideDisposition, type Verdict } from "./outcome.ts";
 import { describeError, handBack, logContext, park, removeAtOnce } from "./parking.ts";
 import type { QueueMessage } from "./queue-message.ts";
 import { resolveVerdict } from "./resolve-verdict.ts";
 import { runEntry } from "./run-entry.ts";
 import { TAIL_RELEASE_MS, TailRelease } from "./tail-release.ts";
+import type { JobResult, WorkerDeps } from "./worker-types.ts";
 
-/** The parts of a structured logger the worker uses; Powertools' Logger fits. */
-export interface WorkerLog {
-  debug(message: string, ...extra: Record<string, unknown>[]): void;
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
-}
-
-export type JobOutcome =
-  | "deleted"
-  | "already-absent"
-  | "dead-lettered"
-  | "deferred"
-  | "redelivered"
-  /** Another copy of the same job in the batch was dead-lettered, deferred or left for redelivery. */
-  | "duplicate-removed"
-  /** Its location's budget could not serve it in this invocation: back on the queue for later. */
-  | "handed-back";
-
-export interface JobResult {
-  messageId: string;
-  outcome: JobOutcome;
-  reason?: FailureReason;
-  /** True when another message of the same batch carried the same job. */
-  duplicate?: boolean;
-  /** Deferred because the OAuth token had expired (or stayed refused): metric `TokenExpired`. */
-  tokenExpired?: boolean;
-  /** Calls made to HighLevel for this message. */
-  calls: number;
-  /** What the job's run records: set once the job is settled for good (or a copy of one). */
-  run?: RunEntry;
-  /** `run` was recorded already (a dead letter is recorded before it is parked). */
-  runRecorded?: boolean;
-}
-
-export interface WorkerDeps {
-  config: Pick<
-    WorkerConfig,
-    "queueUrl" | "deadLetterQueueUrl" | "maxReceiveCount" | "maxDeferrals" | "budgetWaitMs"
-  >;
-  client: HighLevelClient;
-  tokens: TokenSource;
-  /** The SQS client, created on first use (see dead-letter.ts). */
-  sqs: () => Promise<SQSClient>;
-  log: WorkerLog;
-  /** Called once per settled message (metrics). */
-  onSettled?: (result: JobResult) => void;
-  /** Aborted when the process is stopping: jobs still waiting for a slot are handed back. */
-  stopping?: AbortSignal;
-  /** Records a settled job at once (dead letters, before they are parked). */
-  runs?: Pick<RunRecorder, "recordNow">;
-}
+export type { WorkerLog } from "../worker-log.ts";
+export type { JobOutcome, JobResult, WorkerDeps } from "./worker-types.ts";
 
 /**
  * Time kept back at the end of an invocation to dead-letter, defer and answer Lambda: 1.5 s,

@@ -7,9 +7,9 @@ import {
   sendToDeadLetterQueue,
   showAgainAfter,
 } from "./dead-letter.ts";
-import type { WorkerDeps } from "./deletion-worker.ts";
 import type { Disposition } from "./outcome.ts";
 import type { QueueMessage } from "./queue-message.ts";
+import type { WorkerDeps } from "./worker-types.ts";
 
 /*
  * Where a settled job's message goes when it does not simply leave the queue: the DLQ, back
