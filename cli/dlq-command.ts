@@ -2,6 +2,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { inspectDeadLetters } from "../functions/core/operations/dead-letter-inspection.ts";
 import { redriveDeadLetters } from "../functions/core/operations/dead-letter-redrive.ts";
+import { printable } from "../functions/core/text/printable.ts";
 import { FAILURE_REASONS } from "../functions/core/worker/outcome.ts";
 import {
   AWS_FLAG_HELP,
@@ -76,7 +77,7 @@ export function registerDlqCommands(program: Command): void {
         "",
         ...summary.samples.map(
           (s) =>
-            `${s.reason}${s.status ? ` ${s.status}` : ""} at ${s.failedAt ?? "?"}: ${s.detail ?? "(no detail)"}\n  ${s.body.slice(0, 200)}`,
+            `${printable(s.reason)}${s.status ? ` ${s.status}` : ""} at ${printable(s.failedAt ?? "?")}: ${printable(s.detail ?? "(no detail)")}\n  ${printable(s.body.slice(0, 200))}`,
         ),
       ].join("\n");
       emit(Boolean(flags.json), summary, text);

@@ -1,7 +1,8 @@
 import "./quiet-worker.ts";
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { JobFileError } from "../functions/core/producers/job-file.ts";
+import { InputFileError } from "../functions/core/text/csv-reader.ts";
+import { printable } from "../functions/core/text/printable.ts";
 import { registerAuthCommands } from "./auth-command.ts";
 import { registerDlqCommands } from "./dlq-command.ts";
 import { registerEnqueueCommand } from "./enqueue-command.ts";
@@ -69,24 +70,25 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      process.stderr.write(`ghl-csv-purge: ${printable(error.message)}\n`);
       return EXIT.usage;
     }
     if (error instanceof OperationalError) {
-      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      process.stderr.write(`ghl-csv-purge: ${printable(error.message)}\n`);
       return EXIT.failure;
     }
     if (error instanceof InterruptedError) {
-      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+      process.stderr.write(`ghl-csv-purge: ${printable(error.message)}\n`);
       return EXIT.interrupted;
     }
-    if (error instanceof JobFileError) {
-      // The input cannot be a jobs file: the user gave the wrong thing, nothing was sent.
-      process.stderr.write(`ghl-csv-purge: ${error.message}\n`);
+    if (error instanceof InputFileError) {
+      // The input cannot be what it should be (a jobs file, a locations file): the user gave
+      // the wrong thing, nothing was sent.
+      process.stderr.write(`ghl-csv-purge: ${printable(error.message)}\n`);
       return EXIT.usage;
     }
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    process.stderr.write(`ghl-csv-purge: unexpected failure: ${message}\n`);
+    process.stderr.write(`ghl-csv-purge: unexpected failure: ${printable(message)}\n`);
     if (process.env.DEBUG) console.error(error);
     return EXIT.failure;
   }

@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { printable } from "../functions/core/text/printable.ts";
 
 export interface ProgressView {
   update(done: number, total: number, detail: Record<string, string | number>): void;
@@ -59,8 +60,11 @@ function formatDetail(detail: Record<string, string | number>): string {
     .join(" | ");
 }
 
-/** A plain text table: the first row is the header. */
-export function table(rows: Array<Array<string | number>>): string {
+/** A plain text table: the first row is the header; text cells are shown `printable`. */
+export function table(cellRows: Array<Array<string | number>>): string {
+  const rows = cellRows.map((row) =>
+    row.map((cell) => (typeof cell === "string" ? printable(cell) : cell)),
+  );
   const widths = rows[0]?.map((_, column) =>
     Math.max(...rows.map((row) => String(row[column] ?? "").length)),
   );

@@ -1,11 +1,11 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import {
   fixedTokenSource,
   type TokenSource,
   tokenSourceFromText,
 } from "../functions/core/highlevel/token-source.ts";
-import { parseLocationsFile } from "../functions/core/producers/location-discovery.ts";
+import { readLocationsFile } from "../functions/core/producers/locations-file.ts";
 import { describeAwsError } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 
@@ -74,9 +74,8 @@ export async function purgeTokens(
 /** The ids of `--locations-file`, or a usage error naming the line. */
 export async function locationsFromFile(path: string): Promise<string[]> {
   if (!existsSync(path)) throw new UsageError(`--locations-file ${path}: no such file`);
-  try {
-    return parseLocationsFile(await readFile(path, "utf8"), `--locations-file ${path}`);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
+  if (statSync(path).isDirectory()) {
+    throw new UsageError(`--locations-file ${path} is a directory, not a file`);
   }
+  return readLocationsFile(path, `--locations-file ${path}`);
 }

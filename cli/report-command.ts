@@ -9,6 +9,7 @@ import {
   toReportJson,
 } from "../functions/core/runs/result-line.ts";
 import { type ReportSummary, readRunReport } from "../functions/core/runs/run-report.ts";
+import { csvRow } from "../functions/core/text/csv-writer.ts";
 import { describeAwsError } from "./aws-clients.ts";
 import { InterruptedError, OperationalError, UsageError } from "./errors.ts";
 import { interruptOnSigint } from "./interrupt.ts";
@@ -76,7 +77,7 @@ Exit codes: 0, 1 the results cannot be read, 2 usage, 130 interrupted.`,
         let rows = 0;
         let skipped = 0;
         try {
-          await write(out, format === "csv" ? `${REPORT_COLUMNS.join(",")}\n` : "");
+          await write(out, format === "csv" ? csvRow(REPORT_COLUMNS) : "");
           for await (const row of readRunReport(runId, {
             bucket: stores.bucket,
             ...(flags.failedOnly && { failedOnly: true }),

@@ -8,6 +8,7 @@ import {
   runProgress,
 } from "../functions/core/runs/run-record.ts";
 import { type ReportSummary, summarizeRunReport } from "../functions/core/runs/run-report.ts";
+import { printable } from "../functions/core/text/printable.ts";
 import { describeAwsError } from "./aws-clients.ts";
 import { OperationalError, UsageError } from "./errors.ts";
 import { wholeNumber } from "./flags.ts";
@@ -241,7 +242,7 @@ function runText(record: RunRecord, progress: RunProgress, jobs?: ReportSummary)
     ],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
-  return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join("\n");
+  return rows.map(([name, value]) => `${name.padEnd(width)}  ${printable(value)}`).join("\n");
 }
 
 function utc(iso: string): string {

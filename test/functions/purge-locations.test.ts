@@ -145,6 +145,28 @@ describe("purge every sub-account", () => {
     expect(
       JSON.parse(csv.stdout).locations.map((l: { locationId: string }) => l.locationId),
     ).toEqual(["fileLoc3", "fileLoc2"]);
+    // A spreadsheet's export: BOM, CRLF, quoted cells holding commas, quotes and a newline.
+    const sheet = await purge(
+      [
+        "--locations-file",
+        file(
+          "sheet.csv",
+          '\uFEFFname,LocationID,plan\r\n"Acme, Inc.",fileLoc1,pro\r\n"The ""Beta"" Co.\nLondon",fileLoc3,"free, for now"\r\n',
+        ),
+      ],
+      env,
+    );
+    expect(sheet.code).toBe(0);
+    expect(
+      JSON.parse(sheet.stdout).locations.map((l: { locationId: string }) => l.locationId),
+    ).toEqual(["fileLoc1", "fileLoc3"]);
+    const twice = await purge(
+      ["--locations-file", file("twice.csv", "locationId,name,locationid\nfileLoc1,A,fileLoc2\n")],
+      env,
+    );
+    expect(twice.code).toBe(2);
+    expect(twice.stderr.trim().split("\n")).toHaveLength(1);
+    expect(twice.stderr).toContain('"locationId" and "locationid"');
     const bad = await purge(["--locations-file", file("bad.txt", "fileLoc1\nnot/an/id\n")], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("line 2");

@@ -28,6 +28,39 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 describe("job files", () => {
+  it("reads multi-byte characters whole where they straddle every 64 KiB read", async () => {
+    // Lines padded so that an "é" (2 bytes) or a "🧹" (4 bytes) falls across each chunk boundary.
+    const chunk = 64 * 1024;
+    const lines: string[] = [];
+    let bytes = 0;
+    for (let n = 0; bytes < 6 * chunk; n++) {
+      const head = `{"locationId":"loc${n}","csvId":"csv${n}","reason":"`;
+      const nextBoundary = (Math.floor(bytes / chunk) + 1) * chunk;
+      const pad = Math.max(0, nextBoundary - bytes - Buffer.byteLength(head) - 1 - (n % 3));
+      const reason = `${"x".repeat(pad)}café 🧹 naïve`;
+      const line = `${head}${reason}","requestedBy":"Zoë"}`;
+      lines.push(line);
+      bytes += Buffer.byteLength(line) + 1;
+    }
+    const records = await collect(readJobRecords(file("jobs.jsonl", `${lines.join("\n")}\n`)));
+    expect(records).toHaveLength(lines.length);
+    for (const [n, record] of records.entries()) {
+      expect(record).toEqual({ line: n + 1, value: JSON.parse(lines[n] as string) });
+    }
+  });
+
+  it("refuses a header that names a column twice, and names the line of a broken quote", async () => {
+    const twice = file("twice.csv", "locationId,csvId,locationid\nl1,c1,l2\n");
+    await expect(collect(readJobRecords(twice))).rejects.toThrow(
+      /names one column twice \("locationId" and "locationid"\)/,
+    );
+    const broken = file("broken.csv", 'locationId,csvId\nl1,c1\nl2,"c2\n');
+    await expect(collect(readJobRecords(broken))).rejects.toThrow(JobFileError);
+    await expect(collect(readJobRecords(broken))).rejects.toThrow(
+      new RegExp(`${broken.replaceAll("/", "\\/")} line 3, column "csvId": Quote Not Closed`),
+    );
+  });
+
   it("reads CSV with a BOM, quoted commas and extra columns, by header name", async () => {
     const path = file(
       "jobs.csv",

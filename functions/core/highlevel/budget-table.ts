@@ -7,20 +7,19 @@ const RESERVE_SHARE = 0.02;
 /**
  * How a budget of `max` calls per `intervalMs` is spent: one slot every `spacingMs`, leaving
  * 2% of the window (at least one call) unspent; a call may be made up to `slackMs` after its
- * slot. The calls that lateness can add to one window are no more than that reserve; half a
- * spacing of it is kept back for what happens between the wake-up and HighLevel receiving the
- * call (a busy event loop, a socket), which a one-call reserve at the full spacing left no room
- * for: at 20 calls / 10 s such late calls drew 429s, and each cost its location a whole window.
+ * slot, since the calls that lateness can add to one window are no more than that reserve.
+ * (Keeping half a spacing of it back for the send was tried in issue #27: it cost the 20 ms
+ * cases up to 0.07 of their ceiling in slots woken "late" and drew no fewer 429s.)
  *
  * @example
- * budgetSchedule(50, 2_000) // { spacingMs: ≈40.8, slackMs: ≈20.4 }: 49 calls a window
+ * budgetSchedule(50, 2_000) // { spacingMs: ≈40.8, slackMs: ≈40.8 }: 49 calls a window
  */
 export function budgetSchedule(max: number, intervalMs: number) {
   const reserve = max > 1 ? Math.max(1, Math.ceil(max * RESERVE_SHARE)) : 0;
   // A hair over interval / calls, so that the calls' slots never all fit in one interval.
   const spacingMs = (intervalMs / (max - reserve)) * 1.0001;
   // A one-call budget has no room for lateness; half a spacing keeps it usable at all.
-  return { spacingMs, slackMs: spacingMs * Math.max(reserve - 0.5, 0.5) };
+  return { spacingMs, slackMs: spacingMs * Math.max(reserve, 0.5) };
 }
 
 /** The most a booking starts ahead of now for the table's answer time. */

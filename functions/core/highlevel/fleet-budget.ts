@@ -141,8 +141,6 @@ export class FleetBudget implements Pacer {
         // A slot beyond this caller's horizon stays banked for a caller that can wait for it.
         if (slot > latest) return refuse("burst", slot);
         known.banked.shift();
-        // An expected call served from the bank needs no booking.
-        this.#booked(key, 1);
       } else {
         if (known.nextSlot !== undefined && known.nextSlot > latest) {
           // Known to be booked past our horizon: no need to ask the table.
@@ -229,7 +227,15 @@ export class FleetBudget implements Pacer {
     const now = Date.now();
     const current = this.#expected.get(locationId);
     const open = current && current.until > now ? current.calls : 0;
-    this.#expected.set(locationId, { calls: open + calls, until: now + EXPECTATION_MS });
+    // Slots already banked (a lease, a released tail) serve the first of these calls.
+    let banked = 0;
+    for (const [key, known] of this.#known) {
+      if (locationOf(key) !== locationId) continue;
+      banked += known.banked.filter((slot) => now - slot <= known.slackMs).length;
+    }
+    const uncovered = Math.max(0, open + calls - banked);
+    if (uncovered === 0) this.#expected.delete(locationId);
+    else this.#expected.set(locationId, { calls: uncovered, until: now + EXPECTATION_MS });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
 import { extname } from "node:path";
 import type { Readable } from "node:stream";
-import { parse } from "csv-parse";
+import { InputFileError, readCsvRecords } from "../text/csv-reader.ts";
 import type { IndexedJob } from "./deletion-job.ts";
 import { validateDeletionJob } from "./deletion-job.ts";
 
@@ -38,7 +38,7 @@ export async function* readJobRecords(
   if (resolved === "jsonl") {
     yield* readJsonLines(peeked.stream);
   } else {
-    yield* readCsv(peeked.stream, options.delimiter ?? ",");
+    yield* readCsv(peeked.stream, options.delimiter ?? ",", path === "-" ? "standard input" : path);
   }
 }
 
@@ -95,8 +95,10 @@ async function* readJsonLines(input: AsyncIterable<string | Buffer>): AsyncGener
       return { line, error: "not valid JSON" };
     }
   };
+  // One decoder for the whole stream: a character split across two chunks stays whole.
+  const decoder = new TextDecoder("utf-8");
   for await (const chunk of input) {
-    pending += chunk.toString();
+    pending += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     let newline = pending.indexOf("\n");
     while (newline >= 0) {
       const record = parseLine(pending.slice(0, newline));
@@ -105,6 +107,7 @@ async function* readJsonLines(input: AsyncIterable<string | Buffer>): AsyncGener
       newline = pending.indexOf("\n");
     }
   }
+  pending += decoder.decode();
   const last = parseLine(pending);
   if (last) yield last;
 }
@@ -115,56 +118,25 @@ const REQUIRED_COLUMNS: Record<string, string> = { locationid: "locationId", csv
 async function* readCsv(
   input: AsyncIterable<string | Buffer>,
   delimiter: string,
+  name: string,
 ): AsyncGenerator<JobRecord> {
-  const parser = parse({
-    delimiter,
-    columns: (header: string[]) =>
-      header.map((raw) => {
-        const name = raw.trim();
-        return REQUIRED_COLUMNS[name.toLowerCase()] ?? name;
-      }),
-    skip_empty_lines: true,
-    trim: true,
-    relax_column_count: true,
-    info: true,
-    bom: true,
-  });
-  const feeding = (async () => {
-    try {
-      for await (const chunk of input) {
-        if (!parser.write(chunk)) await new Promise((resolve) => parser.once("drain", resolve));
-      }
-      parser.end();
-    } catch (error) {
-      parser.destroy(error as Error);
+  try {
+    for await (const { line, record } of readCsvRecords(input, {
+      name,
+      delimiter,
+      canonical: REQUIRED_COLUMNS,
+      required: ["locationId", "csvId"],
+    })) {
+      const value = Object.fromEntries(Object.entries(record).filter(([, cell]) => cell !== ""));
+      yield { line, value };
     }
-  })();
-  let checkedHeader = false;
-  for await (const { record, info } of parser as AsyncIterable<{
-    record: Record<string, string>;
-    info: { lines: number };
-  }>) {
-    if (!checkedHeader) {
-      checkedHeader = true;
-      if (!("locationId" in record) || !("csvId" in record)) {
-        const found = Object.keys(record).join(", ");
-        const otherSeparator = [";", "\t", "|"].find(
-          (separator) => separator !== delimiter && found.includes(separator),
-        );
-        throw new JobFileError(
-          otherSeparator
-            ? `the CSV header is separated by "${otherSeparator === "\t" ? "\\t" : otherSeparator}": pass --delimiter "${otherSeparator === "\t" ? "\\t" : otherSeparator}"`
-            : `the CSV header must name the columns locationId and csvId (found: ${found})`,
-        );
-      }
-    }
-    const value = Object.fromEntries(Object.entries(record).filter(([, cell]) => cell !== ""));
-    yield { line: info.lines, value };
+  } catch (error) {
+    throw error instanceof InputFileError ? new JobFileError(error.message) : error;
   }
-  await feeding;
 }
 
-export class JobFileError extends Error {
+/** A file that cannot be a jobs file (exit 2): it names the file and what is wrong. */
+export class JobFileError extends InputFileError {
   override name = "JobFileError";
 }
 

@@ -96,33 +96,3 @@ export async function locationsOfSecret(
   }
   return found;
 }
-
-/**
- * Location ids from a file: one per line (blank lines and `#` comments skipped), or a CSV whose
- * header has a `locationId` column. Errors name the line.
- */
-export function parseLocationsFile(text: string, name = "the locations file"): string[] {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  const header = lines[0]?.split(",").map((cell) => cell.trim().replace(/^"|"$/g, ""));
-  const column = header?.findIndex((cell) => cell.toLowerCase() === "locationid") ?? -1;
-  const isCsv = column >= 0;
-  const ids: string[] = [];
-  const seen = new Set<string>();
-  lines.forEach((line, index) => {
-    if (isCsv && index === 0) return;
-    const raw = isCsv ? (line.split(",")[column] ?? "") : line;
-    const id = raw.trim().replace(/^"|"$/g, "");
-    if (!id || (!isCsv && id.startsWith("#"))) return;
-    if (!HIGHLEVEL_ID_PATTERN.test(id)) {
-      throw new RangeError(
-        `${name} line ${index + 1}: "${id.slice(0, 80)}" is not a location id (letters, digits, '_' and '-')`,
-      );
-    }
-    if (!seen.has(id)) {
-      seen.add(id);
-      ids.push(id);
-    }
-  });
-  if (ids.length === 0) throw new RangeError(`${name} names no location`);
-  return ids;
-}

@@ -1,4 +1,5 @@
 import { clip } from "../detail.ts";
+import { csvRow } from "../text/csv-writer.ts";
 import type { FailureReason } from "../worker/outcome.ts";
 import type { FinalOutcome } from "./run-record.ts";
 
@@ -72,9 +73,13 @@ export function parseResultLine(text: string): ResultLine | undefined {
   return undefined;
 }
 
-/** A report row as CSV (RFC 4180 quoting), in `REPORT_COLUMNS` order. */
+/**
+ * A report row as CSV, in `REPORT_COLUMNS` order, without its line end: through the project's
+ * one CSV writer (`csvRow`), so that HighLevel's messages open in a spreadsheet as text, never
+ * as a formula, and print no control character.
+ */
 export function toCsvRow(line: ResultLine): string {
-  return REPORT_COLUMNS.map((column) => csvField(line[column])).join(",");
+  return csvRow(REPORT_COLUMNS.map((column) => line[column])).slice(0, -1);
 }
 
 export function toReportJson(line: ResultLine): string {
@@ -85,10 +90,4 @@ export function toReportJson(line: ResultLine): string {
       ),
     ),
   );
-}
-
-function csvField(value: string | number | undefined): string {
-  if (value === undefined) return "";
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
