@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { startLatencyProxy } from "../../bench/latency-proxy.ts";
 import {
   budgetItemKey,
   budgetSchedule,
@@ -312,6 +313,37 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     // 5 slots a window (6 less the reserve) for the two together; never more than HighLevel's 6.
     expect(busiestWindow(slots, 1_000)).toBeLessThanOrEqual(5);
     expect(busiestWindow(grants, 1_000)).toBeLessThanOrEqual(6);
+  });
+
+  it("never sends the table a booking whose slot window is upside down, however short the caller's wait", async () => {
+    table = await startEmbeddedDynamoDb();
+    // A table that answers in 200 ms: bookings start 400 ms ahead, more than half this
+    // budget's slack (263 ms), which once made the lower bound of the booking's BETWEEN pass its
+    // upper bound for a caller that could not wait (DynamoDB refuses that: the container fell
+    // back to pacing alone for a minute).
+    const slow = await startLatencyProxy(table.endpoint, () => 200);
+    try {
+      const client = createLocalDynamoDbClient(slow.endpoint);
+      const fellBack: unknown[] = [];
+      const budget = new FleetBudget({
+        client: async () => client,
+        tableName: table.tableName,
+        fallback: new RatePacer(),
+        onFallback: (error) => fellBack.push(error),
+      });
+      const key = "locA:fingerprint1";
+      budget.observe(key, 200, { max: 20, remaining: 19, intervalMs: 10_000 }, Date.now());
+      await budget.flush();
+      for (let n = 0; n < 3; n++) await budget.acquire(key, Date.now() + 10_000, 5_000);
+      // The last booked slot passes; the budget was seen booked a moment ago.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const permit = await budget.acquire(key, Date.now() + 10_000, 0);
+      expect(fellBack).toEqual([]);
+      expect(permit.granted).toBe(false);
+      expect(budget.fallingBack).toBe(false);
+    } finally {
+      await slow.stop();
+    }
   });
 
   it("holds every container back after a 429 that one of them saw", async () => {

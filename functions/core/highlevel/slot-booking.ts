@@ -81,7 +81,9 @@ export async function takeSlots(
     // an older one means the budget idled (and a booking from `start` comes after it).
     const start = now + table.leadMs;
     const floor = start - known.slackMs / 2;
-    if (latest < now) {
+    // A booking starts at `start`: one that could not begin before the caller's horizon waits
+    // (and DynamoDB refuses a BETWEEN whose bounds are the wrong way round).
+    if (latest < start) {
       // Our patience ran out while retrying (stale slots, conflicts): come back later.
       return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
     }
@@ -90,7 +92,7 @@ export async function takeSlots(
     slots =
       known.tableSpacingMs === undefined
         ? 1
-        : Math.max(1, Math.min(slots, Math.floor((latest - now) / known.spacingMs) + 1));
+        : Math.max(1, Math.min(slots, Math.floor((latest - start) / known.spacingMs) + 1));
     // Guessing wrong costs a failed write and a read. A stale view of a budget that was booked
     // ahead lately most likely means other containers kept booking it: guess busy then.
     const recentlyBooked = now - known.sawBookedAt < BOOKED_MEMORY_MS;
@@ -165,7 +167,7 @@ export async function takeSlots(
     }
     if (known.nextSlot !== undefined) {
       // Book only the slots that still fit before `latest` from where the table stands.
-      const from = Math.max(known.nextSlot, now);
+      const from = Math.max(known.nextSlot, now + table.leadMs);
       slots = Math.max(1, Math.min(slots, Math.floor((latest - from) / known.spacingMs) + 1));
     }
   }
