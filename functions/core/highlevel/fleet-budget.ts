@@ -1,7 +1,15 @@
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { raceTimeout, sleepUnlessReleased } from "../deadline.ts";
+import { learnContention, learnFromAnswer, SLOTS_PER_TAKE, slotsToBook } from "./budget-leases.ts";
 import { BudgetTable, budgetSchedule, num } from "./budget-table.ts";
-import { type KnownBudget, PROBE_GAP_MS, type Take, takeSlots } from "./slot-booking.ts";
+import {
+  bookableBefore,
+  type KnownBudget,
+  PROBE_GAP_MS,
+  type Take,
+  takeSlots,
+  unknownBudget,
+} from "./slot-booking.ts";
 
 export { budgetItemKey, budgetSchedule } from "./budget-table.ts";
 
@@ -16,32 +24,13 @@ import {
   type RatePacer,
 } from "./rate-pacer.ts";
 
-/** Until an answer tells HighLevel's real limit: its documented one. */
-const DEFAULT_SCHEDULE = budgetSchedule(DOCUMENTED_BURST.max, DOCUMENTED_BURST.intervalMs);
 const DAILY_PAUSE_MS = 15 * 60_000;
 /** How long a container paces alone after the table failed, before it tries the table again. */
 const FALLBACK_MS = 60_000;
-/**
- * How many slots one write books for the calls this container expects (`expect`): about a
- * second of the budget, at least ten and at most a hundred.
- */
-const SLOTS_PER_TAKE = { spanMs: 1_000, min: 10, max: 100 } as const;
 /** How long an expectation holds: a batch's calls are asked for well within it. */
 const EXPECTATION_MS = 30_000;
-/**
- * An uncontested budget is leased: one write books this much of it (at most `SLOTS_PER_TAKE.max`
- * slots) and the container spends the slots over its next batches without asking the table.
- * Long enough that a location worked by one container costs a write every few batches; short
- * enough that a container arriving later waits at most this long before the fleet books the
- * budget batch by batch again.
- */
-export const LEASE_MS = 3_000;
 /** How often a container asks again while another's first call learns a budget's limit. */
 const PROBE_POLL_MS = 250;
-/** A budget with less than this share of its window left (`X-RateLimit-Remaining`) is not leased. */
-const FAR_FROM_SPENT = 0.5;
-/** How long contention or a 429 keeps a budget booked batch by batch. */
-const STRICT_HOLD_MS = 30_000;
 
 export interface FleetBudgetOptions {
   /** The DynamoDB client, created on first use. */
@@ -62,12 +51,9 @@ export interface FleetBudgetOptions {
  * any window of HighLevel's interval, wherever HighLevel anchors it, the fleet schedules at most
  * `max − reserve` calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
  * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
- * correct under any number of writers; a permit usually costs one write. When the container
- * expects several calls for a location (`expect`: a batch's jobs), one write books up to a second of
- * consecutive slots and the container's jobs use them in turn.
- *
- * If the table cannot be reached, this container paces alone (`fallback`) for a minute and
- * says so once; no job fails because the table is down.
+ * correct under any number of writers. A batch's expected calls (`expect`) are booked in one
+ * write per location, or leased over several batches (`budget-leases.ts`). If the table cannot
+ * be reached, this container paces alone (`fallback`) for a minute and says so once.
  *
  * @example
  * const budget = new FleetBudget({ client: async () => dynamo, tableName, fallback: new RatePacer() });
@@ -180,7 +166,7 @@ export class FleetBudget implements Pacer {
         if (take.kind === "daily") return refuse("daily", take.until);
         if (take.kind === "busy") return refuse("burst", take.until);
         if (take.kind === "idle") return refuse("burst", Date.now() + known.spacingMs);
-        this.#learnContention(known, take.contested);
+        learnContention(known, take.contested);
         this.#booked(key, take.slots.length);
         if (take.probe) slackMs = PROBE_GAP_MS / 2;
         const [first, ...rest] = take.slots as [number, ...number[]];
@@ -220,8 +206,7 @@ export class FleetBudget implements Pacer {
 
   /**
    * `calls` permits for `locationId` will be asked for soon (a batch's jobs): the next write for
-   * it books that many slots at once (about a second of the budget, 10 to 100), so that a batch costs a write per location
-   * rather than per job. Slots nobody uses are simply lost; the table stays correct.
+   * it books them at once (`slotsToBook`); slots nobody uses are lost, the table stays correct.
    */
   expect(locationId: string, calls: number): void {
     const now = Date.now();
@@ -251,16 +236,8 @@ export class FleetBudget implements Pacer {
       // A spent daily budget is the acquire's to report (the job is deferred, not handed back).
       if (locationOf(key) !== locationId || known.tableSpacingMs === undefined) continue;
       if (known.dailyBlockedUntil > now) return undefined;
-      const banked = known.banked.filter((slot) => slot <= until).length;
-      const from = Math.max(now, known.nextSlot ?? now);
-      const fresh = until < from ? 0 : Math.floor((until - from) / known.spacingMs) + 1;
-      if (total === undefined || banked + fresh < total.calls) {
-        total = {
-          calls: banked + fresh,
-          from: Math.min(from, known.banked[0] ?? from),
-          spacingMs: known.spacingMs,
-        };
-      }
+      const these = bookableBefore(known, now, until);
+      if (total === undefined || these.calls < total.calls) total = these;
     }
     return total;
   }
@@ -278,43 +255,7 @@ export class FleetBudget implements Pacer {
   #slotsWanted(key: string): number {
     const expected = this.#expected.get(locationOf(key));
     if (!expected || expected.until <= Date.now()) return 1;
-    const known = this.#knownFor(key);
-    const slotsIn = (spanMs: number) =>
-      Math.min(SLOTS_PER_TAKE.max, Math.floor(spanMs / known.spacingMs));
-    if (this.#leasable(known)) {
-      // Nobody else is spending this budget: lease what this container has been spending of it
-      // (a quarter more) for the batches to come, never more than the budget gives.
-      const now = Date.now();
-      const recent = known.grantedAt.filter((at) => now - at <= known.windowMs).length;
-      const demand = Math.ceil(((recent * LEASE_MS) / known.windowMs) * 1.25);
-      return Math.max(1, Math.min(slotsIn(LEASE_MS), Math.max(expected.calls, demand)));
-    }
-    const perTake = Math.max(SLOTS_PER_TAKE.min, slotsIn(SLOTS_PER_TAKE.spanMs));
-    return Math.max(1, Math.min(perTake, expected.calls));
-  }
-
-  /**
-   * A budget is leased once its limit is known, every booking for a whole window found it
-   * uncontested, and its last answers left it far from spent.
-   */
-  #leasable(known: KnownBudget): boolean {
-    const now = Date.now();
-    return (
-      known.tableSpacingMs !== undefined &&
-      known.uncontestedSince !== undefined &&
-      now - known.uncontestedSince >= known.windowMs &&
-      known.strictUntil <= now
-    );
-  }
-
-  /** What a booking showed: another container spending the budget makes it strict for a while. */
-  #learnContention(known: KnownBudget, contested: boolean): void {
-    if (contested) {
-      known.uncontestedSince = undefined;
-      known.strictUntil = Date.now() + STRICT_HOLD_MS;
-    } else {
-      known.uncontestedSince ??= Date.now();
-    }
+    return slotsToBook(this.#knownFor(key), expected.calls);
   }
 
   /** `slots` of the location's expected calls are booked (or will not be made). */
@@ -381,27 +322,13 @@ export class FleetBudget implements Pacer {
       }
     }
     if (!arriveLater) waiting?.arrive();
-    if (
-      headers.max !== undefined &&
-      headers.remaining !== undefined &&
-      headers.remaining < headers.max * FAR_FROM_SPENT
-    ) {
-      // The window is being spent (by this fleet or by anyone else with the token): book
-      // batch by batch for at least a window.
-      known.strictUntil = Math.max(
-        known.strictUntil,
-        now + (headers.intervalMs ?? DOCUMENTED_BURST.intervalMs),
-      );
-    }
+    learnFromAnswer(known, status, headers, now);
     if (status === 429) {
       const holdUntil =
         now + Math.max(MIN_THROTTLE_HOLD_MS, headers.intervalMs ?? DOCUMENTED_BURST.intervalMs);
       known.nextSlot = Math.max(known.nextSlot ?? 0, holdUntil);
       // Slots booked before the 429 lie within the hold: they are not used.
       known.banked = [];
-      // HighLevel counts calls the fleet does not see (another app, another tool): no leases.
-      known.uncontestedSince = undefined;
-      known.strictUntil = now + STRICT_HOLD_MS;
       this.#write(
         key,
         "SET tat = :until, #ttl = :ttl",
@@ -459,21 +386,7 @@ export class FleetBudget implements Pacer {
   #knownFor(key: string): KnownBudget {
     let known = this.#known.get(key);
     if (!known) {
-      known = {
-        ...DEFAULT_SCHEDULE,
-        tableSpacingMs: undefined,
-        nextSlot: undefined,
-        ownEnd: undefined,
-        uncontestedSince: undefined,
-        windowMs: DOCUMENTED_BURST.intervalMs,
-        grantedAt: [],
-        strictUntil: 0,
-        sawBookedAt: 0,
-        dailyBlockedUntil: 0,
-        banked: [],
-        taking: undefined,
-        firstAnswer: undefined,
-      };
+      known = unknownBudget();
       this.#known.set(key, known);
     }
     return known;

@@ -1,5 +1,6 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { type BudgetTable, num, readNumber } from "./budget-table.ts";
+import { type BudgetTable, budgetSchedule, num, readNumber } from "./budget-table.ts";
+import { type BudgetCapacity, DOCUMENTED_BURST } from "./rate-pacer.ts";
 
 const MAX_TABLE_TRIES = 4;
 /**
@@ -47,6 +48,37 @@ export interface KnownBudget {
    * call's answer, which the container's other calls for the key wait for ("arrived" once one came).
    */
   firstAnswer: { arrived: Promise<void>; arrive: () => void } | undefined | "arrived";
+}
+
+/** A budget no answer or table read has told anything of yet: HighLevel's documented limit. */
+export function unknownBudget(): KnownBudget {
+  return {
+    ...budgetSchedule(DOCUMENTED_BURST.max, DOCUMENTED_BURST.intervalMs),
+    tableSpacingMs: undefined,
+    nextSlot: undefined,
+    ownEnd: undefined,
+    uncontestedSince: undefined,
+    windowMs: DOCUMENTED_BURST.intervalMs,
+    grantedAt: [],
+    strictUntil: 0,
+    sawBookedAt: 0,
+    dailyBlockedUntil: 0,
+    banked: [],
+    taking: undefined,
+    firstAnswer: undefined,
+  };
+}
+
+/** The calls one budget could still serve this container before `until`: its bank, then fresh slots. */
+export function bookableBefore(known: KnownBudget, now: number, until: number): BudgetCapacity {
+  const banked = known.banked.filter((slot) => slot <= until).length;
+  const from = Math.max(now, known.nextSlot ?? now);
+  const fresh = until < from ? 0 : Math.floor((until - from) / known.spacingMs) + 1;
+  return {
+    calls: banked + fresh,
+    from: Math.min(from, known.banked[0] ?? from),
+    spacingMs: known.spacingMs,
+  };
 }
 
 export type Take =
