@@ -239,10 +239,13 @@ describe("the report is the auditor", () => {
     // Settled messages: every message once (a copy finding its upload gone counts as already
     // absent there). A message can count twice only when a container dies between its run's
     // update and the message's deletion, or an update lands though its answer was lost.
+    // Those recounts come from the three kills, whatever the run's size: an absolute bound (the
+    // 1% of 10,000 jobs this test once allowed, and a margin), not a share of the jobs.
+    const recounts = 150;
     expect(progress.done).toBeGreaterThanOrEqual(JOBS);
-    expect(progress.done).toBeLessThanOrEqual(JOBS * 1.01);
+    expect(progress.done).toBeLessThanOrEqual(JOBS + recounts);
     expect(record.counts.deleted).toBeGreaterThanOrEqual(summary.counts.deleted);
-    expect(record.counts.deleted).toBeLessThanOrEqual(summary.counts.deleted * 1.01);
+    expect(record.counts.deleted).toBeLessThanOrEqual(summary.counts.deleted + recounts);
     expect(record.counts.resultsMissing).toBe(0);
 
     // What a user runs: `runs show` (its counts per job are the report's) and `report`.
