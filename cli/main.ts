@@ -1,6 +1,7 @@
 import "./quiet-worker.ts";
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { OutputFileError } from "../functions/core/files/output-file.ts";
 import { InputFileError } from "../functions/core/text/csv-reader.ts";
 import { printable } from "../functions/core/text/printable.ts";
 import { registerAuthCommands } from "./auth-command.ts";
@@ -56,11 +57,7 @@ function packageVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // `ghl-csv-purge … | head` closes stdout early: that is not a failure.
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(EXIT.ok);
-    throw error;
-  });
+  process.stdout.on("error", stdoutFailed);
   try {
     await buildProgram().parseAsync(argv);
     return EXIT.ok;
@@ -81,6 +78,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ghl-csv-purge: ${printable(error.message)}\n`);
       return EXIT.interrupted;
     }
+    if (error instanceof OutputFileError) {
+      // The target is untouched and no temporary file is left: say which path and why.
+      process.stderr.write(`ghl-csv-purge: ${printable(error.message)}\n`);
+      return error.problem === "path" ? EXIT.usage : EXIT.failure;
+    }
     if (error instanceof InputFileError) {
       // The input cannot be what it should be (a jobs file, a locations file): the user gave
       // the wrong thing, nothing was sent.
@@ -92,6 +94,18 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.DEBUG) console.error(error);
     return EXIT.failure;
   }
+}
+
+/**
+ * `ghl-csv-purge … | head` closes stdout early: that is not a failure (exit 0, nothing said).
+ * Any other write error on stdout (`> /dev/full`, a broken terminal) ends the command at once
+ * in one line, exit 1: what was left to print cannot be printed.
+ */
+function stdoutFailed(error: NodeJS.ErrnoException): never {
+  if (error.code === "EPIPE") process.exit(EXIT.ok);
+  const reason = error.message.replace(/, \w+$/, "");
+  process.stderr.write(`ghl-csv-purge: could not write to stdout: ${printable(reason)}\n`);
+  process.exit(EXIT.failure);
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("cli/main.ts")) {

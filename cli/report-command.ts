@@ -1,7 +1,6 @@
 import { once } from "node:events";
-import { createWriteStream, renameSync, rmSync } from "node:fs";
-import type { Writable } from "node:stream";
 import type { Command } from "commander";
+import { createOutputFile, type OutputFile } from "../functions/core/files/output-file.ts";
 import {
   REPORT_COLUMNS,
   resultsPrefix,
@@ -46,8 +45,12 @@ Examples:
 
 Rows stream from the run's result objects: a million rows in bounded memory. A job that
 settled more than once (redriven, a duplicate copy) has one row: its latest outcome.
---out writes a temporary file and renames it when complete: never a partial report.
-Exit codes: 0, 1 the results cannot be read, 2 usage, 130 interrupted.`,
+--out writes a temporary file beside it (created exclusively, never through a link), and
+renames it over the file when complete: never a partial report. An --out that is a directory,
+FIFO, device or symlink is refused; write to stdout (the default) to stream into a pipe.
+Exit codes: 0 (also when the reader of stdout stops early, as \`| head\` does), 1 the results
+cannot be read or the file could not be written (a full disk), 2 usage (also an --out that
+cannot be created there), 130 interrupted.`,
     )
     .action(async (runId: string, flags: ReportFlags) => {
       checkedRunId(runId);
@@ -69,16 +72,17 @@ Exit codes: 0, 1 the results cannot be read, 2 usage, 130 interrupted.`,
             `no results and no record for run ${runId} in ${stores.where} (\`ghl-csv-purge runs\` lists the recent ones)`,
           );
         }
+        // The file is created (or refused) before the first result is read.
+        const file = flags.out ? await createOutputFile(flags.out) : undefined;
+        const out: Pick<OutputFile, "write"> = file ?? { write: writeStdout };
         const interrupt = interruptOnSigint("stopping the report");
         const started = Date.now();
-        const target = flags.out ? `${flags.out}.partial` : undefined;
-        const out: Writable = target ? createWriteStream(target) : process.stdout;
         let summary: ReportSummary | undefined;
         let rows = 0;
         let skipped = 0;
         try {
-          await write(out, format === "csv" ? csvRow(REPORT_COLUMNS) : "");
-          for await (const row of readRunReport(runId, {
+          await out.write(format === "csv" ? csvRow(REPORT_COLUMNS) : "");
+          const results = readRunReport(runId, {
             bucket: stores.bucket,
             ...(flags.failedOnly && { failedOnly: true }),
             onSummary: (s) => {
@@ -87,30 +91,28 @@ Exit codes: 0, 1 the results cannot be read, 2 usage, 130 interrupted.`,
             onSkippedLine: () => {
               skipped += 1;
             },
-          })) {
-            if (interrupt.signal.aborted) break;
-            await write(out, `${format === "csv" ? toCsvRow(row) : toReportJson(row)}\n`);
+          });
+          for (;;) {
+            const next = await results.next().catch((error: unknown) => {
+              throw new OperationalError(
+                `could not read the results of run ${runId} in ${stores.where}: ${describeAwsError(error)}`,
+              );
+            });
+            if (next.done || interrupt.signal.aborted) break;
+            const row = next.value;
+            await out.write(`${format === "csv" ? toCsvRow(row) : toReportJson(row)}\n`);
             rows += 1;
           }
-          if (target) {
-            out.end();
-            await once(out, "finish");
+          if (interrupt.signal.aborted) {
+            throw new InterruptedError(
+              `interrupted after ${rows} row(s); ${file ? "no report file was written" : "the report on stdout is incomplete"}`,
+            );
           }
-        } catch (error) {
-          if (target) rmSync(target, { force: true });
-          throw new OperationalError(
-            `could not read the results of run ${runId} in ${stores.where}: ${describeAwsError(error)}`,
-          );
+          await file?.commit();
         } finally {
           interrupt.dispose();
+          await file?.discard();
         }
-        if (interrupt.signal.aborted) {
-          if (target) rmSync(target, { force: true });
-          throw new InterruptedError(
-            `interrupted after ${rows} row(s); no report file was written`,
-          );
-        }
-        if (target && flags.out) renameSync(target, flags.out);
         if (!flags.quiet) {
           const counts = summary?.counts;
           process.stderr.write(
@@ -137,8 +139,10 @@ function reportFormat(flags: ReportFlags): "csv" | "jsonl" {
   return format;
 }
 
-/** Writes with back-pressure, so a million rows never pile up in memory. */
-async function write(out: Writable, text: string): Promise<void> {
-  if (!text) return;
-  if (!out.write(text)) await once(out, "drain");
+/**
+ * Writes to stdout with back-pressure, so a million rows never pile up in memory. A write error
+ * (a closed pipe, a full disk) is `main`'s to report, in one line.
+ */
+async function writeStdout(text: string): Promise<void> {
+  if (text && !process.stdout.write(text)) await once(process.stdout, "drain");
 }

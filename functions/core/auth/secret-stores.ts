@@ -1,5 +1,6 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { createOutputFile } from "../files/output-file.ts";
 import type { SecretStore } from "./token-refresher.ts";
 
 /** The token secret in Secrets Manager: read with GetSecretValue, written as a new AWSCURRENT version. */
@@ -19,13 +20,21 @@ export function secretsManagerStore(client: SecretsManagerClient, secretId: stri
   };
 }
 
-/** A token file for local runs (`--token-file`): replaced atomically, readable by its owner only. */
+/**
+ * A token file for local runs (`--token-file`): replaced atomically (`createOutputFile`),
+ * readable by its owner only. A symlink at the path is written through, to the file it names.
+ */
 export function fileStore(path: string): SecretStore {
   return {
     read: () => readFile(path, "utf8"),
     write: async (text) => {
-      await writeFile(`${path}.tmp`, text, { mode: 0o600 });
-      await rename(`${path}.tmp`, path);
+      const file = await createOutputFile(path, { mode: 0o600, followTargetLink: true });
+      try {
+        await file.write(text);
+        await file.commit();
+      } finally {
+        await file.discard();
+      }
     },
   };
 }
