@@ -65,9 +65,13 @@ export function registerDlqCommands(program: Command): void {
       }).catch((error: unknown) => {
         throw new OperationalError(explainAwsError(error, dlqUrl, flags, "the dead-letter queue"));
       });
-      const hidden = summary.inFlight
-        ? `; ${summary.inFlight} more in flight (held by another reader or a redrive; they show again when released)`
-        : "";
+      const hidden =
+        (summary.inFlight
+          ? `; ${summary.inFlight} more in flight (held by another reader or a redrive; they show again when released)`
+          : "") +
+        (summary.unreceived
+          ? `; SQS still counts ${summary.unreceived} more it did not hand out in 20 s of long polls (run again)`
+          : "");
       const text = [
         `${summary.total} dead letter(s)${summary.truncated ? " (stopped reading at --max)" : ""}${hidden}; oldest ${summary.oldest ?? "-"}, newest ${summary.newest ?? "-"}`,
         "",
@@ -147,12 +151,19 @@ A crash halfway can leave a job on both queues (deleting it twice is harmless), 
         })
         .finally(() => view.stop());
       const what = flags.reason ? `"${flags.reason}" dead letters` : "dead letters";
+      const left =
+        (report.inFlight
+          ? `; ${report.inFlight} left on the dead-letter queue because another reader held them (run again once they are released)`
+          : "") +
+        (report.unreceived
+          ? `; SQS still counts ${report.unreceived} it did not hand out in 20 s of long polls (run again)`
+          : "");
       emit(
         json,
         report,
         report.dryRun
-          ? `dry run: ${report.matched} ${what} would move (of ${report.scanned} read); nothing moved`
-          : `moved ${report.moved} ${what} back to the jobs queue (${report.method}; ${report.scanned} read)`,
+          ? `dry run: ${report.matched} ${what} would move (of ${report.scanned} read); nothing moved${left}`
+          : `moved ${report.moved} ${what} back to the jobs queue (${report.method}; ${report.scanned} read)${left}`,
       );
     });
 }

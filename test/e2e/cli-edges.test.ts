@@ -248,7 +248,7 @@ describe("dlq", () => {
     expect(inspect).toMatchObject({ total: 25, inFlight: 0 });
   });
 
-  it("inspect says how many dead letters another reader holds in flight", async () => {
+  it("inspect and redrive say how many dead letters another reader holds in flight", async () => {
     await seedDeadLetters(12);
     await sqs.client.send(
       new ReceiveMessageCommand({
@@ -261,6 +261,12 @@ describe("dlq", () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("7 dead letter(s)");
     expect(text.stdout).toContain("5 more in flight");
+    const redrive = await runCli(["dlq", "redrive", "--reason", "unknown"], env);
+    expect(redrive.code, redrive.stderr).toBe(0);
+    expect(redrive.stdout).toContain('moved 7 "unknown" dead letters back to the jobs queue');
+    expect(redrive.stdout).toContain(
+      "5 left on the dead-letter queue because another reader held them",
+    );
   });
 
   it("redrive --stack is accepted and --yes skips the question", async () => {

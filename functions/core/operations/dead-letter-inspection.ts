@@ -1,9 +1,5 @@
-import {
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { Message, SQSClient } from "@aws-sdk/client-sqs";
+import { QueueScan } from "./queue-scan.ts";
 import { releaseMessages } from "./received-messages.ts";
 
 export interface DeadLetterSample {
@@ -18,10 +14,12 @@ export interface DeadLetterSample {
 export interface DeadLetterSummary {
   total: number;
   /**
-   * Dead letters another reader held (in flight) when inspection began: not in `total`, they
+   * Dead letters another reader held (in flight) when the scan ended: not in `total`, they
    * show again when that reader releases them or its visibility timeout ends.
    */
   inFlight: number;
+  /** Dead letters SQS still counted as visible after 20 s of empty long polls: not in `total`. */
+  unreceived: number;
   byReason: Record<string, number>;
   byStatus: Record<string, number>;
   oldest: string | undefined;
@@ -38,7 +36,9 @@ export function deadLetterReason(message: Message): string {
 
 /**
  * Reads the dead-letter queue without consuming it: messages are received with a short
- * visibility timeout and made visible again at once, so they stay on the queue.
+ * visibility timeout and made visible again at once, so they stay on the queue. It reads until
+ * long polls and SQS's counts agree the queue is read (`QueueScan`), not to the first empty
+ * answer.
  *
  * @example
  * const summary = await inspectDeadLetters(sqs, dlqUrl);
@@ -47,13 +47,19 @@ export function deadLetterReason(message: Message): string {
 export async function inspectDeadLetters(
   client: SQSClient,
   deadLetterQueueUrl: string,
-  options: { maxMessages?: number; samplesPerReason?: number } = {},
+  options: {
+    maxMessages?: number;
+    samplesPerReason?: number;
+    /** The long poll that confirms an empty answer; default 1 s. */
+    confirmWaitSeconds?: number;
+  } = {},
 ): Promise<DeadLetterSummary> {
   const maxMessages = options.maxMessages ?? 10_000;
   const samplesPerReason = options.samplesPerReason ?? 2;
   const summary: DeadLetterSummary = {
     total: 0,
-    inFlight: await messagesInFlight(client, deadLetterQueueUrl),
+    inFlight: 0,
+    unreceived: 0,
     byReason: {},
     byStatus: {},
     oldest: undefined,
@@ -61,39 +67,26 @@ export async function inspectDeadLetters(
     samples: [],
     truncated: false,
   };
+  const scan = new QueueScan({
+    client,
+    queueUrl: deadLetterQueueUrl,
+    visibilityTimeoutSeconds: 60,
+    maxMessages,
+    ...(options.confirmWaitSeconds !== undefined && {
+      confirmWaitSeconds: options.confirmWaitSeconds,
+    }),
+  });
   const held: Message[] = [];
   try {
-    while (held.length < maxMessages) {
-      const received = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: deadLetterQueueUrl,
-          MaxNumberOfMessages: Math.min(10, maxMessages - held.length),
-          VisibilityTimeout: 60,
-          WaitTimeSeconds: 0,
-          MessageAttributeNames: ["All"],
-          MessageSystemAttributeNames: ["All"],
-        }),
-      );
-      const messages = received.Messages ?? [];
-      if (messages.length === 0) break;
-      held.push(...messages);
-    }
+    for await (const messages of scan.pages()) held.push(...messages);
     summary.truncated = held.length >= maxMessages;
+    summary.unreceived = scan.unreceived;
+    if (!summary.truncated) summary.inFlight = await scan.heldByOthers(held.length);
     for (const message of held) addToSummary(summary, message, samplesPerReason);
     return summary;
   } finally {
     await releaseMessages(client, deadLetterQueueUrl, held);
   }
-}
-
-async function messagesInFlight(client: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes } = await client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ["ApproximateNumberOfMessagesNotVisible"],
-    }),
-  );
-  return Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
 function addToSummary(summary: DeadLetterSummary, message: Message, samplesPerReason: number) {

@@ -3,13 +3,13 @@ import {
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   type Message,
-  ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { messageGroupOf, parseDeletionJob } from "../producers/deletion-job.ts";
 import { deadLetterReason } from "./dead-letter-inspection.ts";
+import { QueueScan } from "./queue-scan.ts";
 import { releaseMessages } from "./received-messages.ts";
 
 export interface RedriveOptions {
@@ -26,6 +26,8 @@ export interface RedriveOptions {
   useMoveTask?: boolean;
   onProgress?: (progress: { moved: number; scanned: number; toMove?: number }) => void;
   signal?: AbortSignal;
+  /** The long poll that confirms the dead-letter queue is read; default 1 s. */
+  confirmWaitSeconds?: number;
 }
 
 export interface RedriveReport {
@@ -36,6 +38,13 @@ export interface RedriveReport {
   dryRun: boolean;
   /** Why the move task was not used, when it was wanted. */
   fallbackReason?: string;
+  /**
+   * Dead letters left on the queue because another reader held them (in flight) when the scan
+   * ended: a later redrive moves them once they are released. Approximate, as SQS's counts are.
+   */
+  inFlight: number;
+  /** Dead letters SQS still counted as visible after 20 s of empty long polls: not moved. */
+  unreceived: number;
 }
 
 /**
@@ -84,7 +93,20 @@ async function moveWithTask(options: RedriveOptions): Promise<RedriveReport> {
     if (task?.Status === "COMPLETED" || task?.Status === "CANCELLED" || task?.Status === "FAILED") {
       if (task.Status === "FAILED")
         throw new Error(`the move task failed: ${task.FailureReason ?? "no reason given"}`);
-      return { method: "move-task", moved, matched: moved, scanned: moved, dryRun: false };
+      const { inFlight } = await new QueueScan({
+        client: options.client,
+        queueUrl: options.deadLetterQueueUrl,
+        visibilityTimeoutSeconds: 0,
+      }).counts();
+      return {
+        method: "move-task",
+        moved,
+        matched: moved,
+        scanned: moved,
+        dryRun: false,
+        inFlight,
+        unreceived: 0,
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
@@ -98,6 +120,8 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
     matched: 0,
     scanned: 0,
     dryRun: !!options.dryRun,
+    inFlight: 0,
+    unreceived: 0,
   };
   const held: Message[] = [];
   /** Received and not yet moved: released with `held` if anything fails. */
@@ -106,25 +130,25 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
   const max = options.max ?? Number.POSITIVE_INFINITY;
   // The destination must exist before anything is received: a wrong --queue-url fails here.
   if (!options.dryRun) await queueArn(client, queueUrl);
+  const scan = new QueueScan({
+    client,
+    queueUrl: deadLetterQueueUrl,
+    // Long enough that messages passed over stay hidden until the scan ends.
+    visibilityTimeoutSeconds: 300,
+    ...(options.signal && { signal: options.signal }),
+    ...(options.confirmWaitSeconds !== undefined && {
+      confirmWaitSeconds: options.confirmWaitSeconds,
+    }),
+  });
+  let complete = true;
   try {
-    scanning: while (report.matched < max && !options.signal?.aborted) {
-      const received = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: deadLetterQueueUrl,
-          MaxNumberOfMessages: 10,
-          // Long enough that messages passed over stay hidden until the scan ends.
-          VisibilityTimeout: 300,
-          WaitTimeSeconds: 0,
-          MessageAttributeNames: ["All"],
-        }),
-      );
-      const messages = received.Messages ?? [];
-      if (messages.length === 0) break;
+    scanning: for await (const messages of scan.pages()) {
       for (const message of messages) pending.add(message);
       for (const message of messages) {
         pending.delete(message);
         const id = message.MessageId ?? "";
         if (seen.has(id)) {
+          // Come round again: every message has been seen once.
           held.push(message);
           break scanning;
         }
@@ -163,7 +187,13 @@ async function receiveSendDelete(options: RedriveOptions): Promise<RedriveReport
         report.moved += 1;
         options.onProgress?.({ moved: report.moved, scanned: report.scanned });
       }
+      if (report.matched >= max || options.signal?.aborted) {
+        complete = false;
+        break;
+      }
     }
+    report.unreceived = scan.unreceived;
+    if (complete) report.inFlight = await scan.heldByOthers(held.length + pending.size);
   } finally {
     // Whatever was received and not moved is visible again at once, even after a failure.
     await releaseMessages(client, deadLetterQueueUrl, [...held, ...pending]);
