@@ -85,12 +85,14 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
     const runTable =
       coordination && dynamoDb && new RunTable(async () => dynamoDb, coordination.tableName);
     if (!state.enqueueComplete) {
-      saveRunState(options.dataDir, state);
+      await saveRunState(options.dataDir, state);
       await runTable?.openRun(runId, { source: "enqueue", label: basename(options.file) });
       const watermark = new Watermark(state.enqueuedThrough);
       const resumeFrom = state.enqueuedThrough;
       const total = options.expectedJobs ?? (await checkJobFile(options.file)).valid;
       let savedAt = 0;
+      // One save at a time, in order: a later watermark is never overwritten by an earlier one.
+      let saving = Promise.resolve();
       const report = await sendDeletionJobs(
         validJobsFrom(options.file, resumeFrom, { signal: options.signal }),
         {
@@ -107,17 +109,21 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
             options.onEnqueueProgress?.(resumeFrom + sent, total);
             // Saved as it goes, so even a killed run resumes near where it stopped.
             if (Date.now() - savedAt > 1_000) {
-              saveRunState(options.dataDir, { ...state, enqueuedThrough: watermark.value });
+              const snapshot = { ...state, enqueuedThrough: watermark.value };
+              saving = saving.then(() => saveRunState(options.dataDir, snapshot));
+              // A failed save is thrown where the sends end (`await saving`), not before.
+              saving.catch(() => undefined);
               savedAt = Date.now();
             }
           },
         },
       );
+      await saving;
       enqueued = report.sent;
       if (runTable) await closeRun(runTable, runId, report);
       state.enqueuedThrough = watermark.value;
       state.enqueueComplete = !options.signal.aborted && report.failed === 0;
-      saveRunState(options.dataDir, state);
+      await saveRunState(options.dataDir, state);
     }
 
     const drained = await pipeline.waitUntilDrained(options.signal, (depth) => {
@@ -146,7 +152,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveReport> {
     if (drained && state.enqueueComplete) {
       state.finished = { at: new Date().toISOString(), ...state.totals };
     }
-    saveRunState(options.dataDir, state);
+    await saveRunState(options.dataDir, state);
     return { runId, ...report, interrupted: !drained, resumed };
   } finally {
     await pipeline.stop();

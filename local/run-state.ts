@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { createOutputFile } from "../functions/core/files/output-file.ts";
 
 /**
  * What a `local --live --data-dir` run has enqueued so far, kept beside the persisted queue so
@@ -44,10 +45,15 @@ export function loadRunState(dataDir: string, file: string, restart = false): Ru
   return { ...identity, enqueuedThrough: 0, enqueueComplete: false };
 }
 
-export function saveRunState(dataDir: string, state: RunState): void {
-  const path = join(dataDir, STATE_FILE);
-  writeFileSync(`${path}.tmp`, JSON.stringify(state));
-  renameSync(`${path}.tmp`, path);
+/** Replaces the saved state whole (`createOutputFile`): a killed run leaves the old or the new. */
+export async function saveRunState(dataDir: string, state: RunState): Promise<void> {
+  const file = await createOutputFile(join(dataDir, STATE_FILE));
+  try {
+    await file.write(JSON.stringify(state));
+    await file.commit();
+  } finally {
+    await file.discard();
+  }
 }
 
 function fileIdentity(file: string) {
