@@ -24,21 +24,31 @@ afterEach(async () => {
   while (stops.length > 0) await stops.pop()?.();
 });
 
-async function hostile(responders: { delete?: Responder; get?: Responder }) {
+/** Who stops what a test started: the file's list, or a concurrent test's own `onTestFinished`. */
+type Cleanup = (stop: () => Promise<void>) => void;
+const afterThisTest: Cleanup = (stop) => {
+  stops.push(stop);
+};
+
+async function hostile(
+  responders: { delete?: Responder; get?: Responder },
+  cleanup: Cleanup = afterThisTest,
+) {
   const server = await startHostileServer(responders);
-  stops.push(server.stop);
+  cleanup(server.stop);
   return server;
 }
 
 async function harnessFor(
   server: HostileServer,
   options: Parameters<typeof startWorkerHarness>[0] = {},
+  cleanup: Cleanup = afterThisTest,
 ): Promise<WorkerHarness> {
   const h = await startWorkerHarness({
     ...options,
     env: { HIGHLEVEL_BASE_URL: server.url, ...options.env },
   });
-  stops.push(h.stop);
+  cleanup(h.stop);
   return h;
 }
 
@@ -258,15 +268,24 @@ describe("hostile answers: the retry and throttle rules", () => {
   });
 });
 
-describe("hostile answers: every wait ends by the deadline", () => {
+// Each case waits out a 5 s deadline doing almost nothing: they wait side by side, each
+// stopping what it started.
+describe.concurrent("hostile answers: every wait ends by the deadline", () => {
   const trickled = (status: number) => (_request: IncomingMessage, response: ServerResponse) =>
     trickle(response, status, JSON.stringify({ message: "slowly", statusCode: status }));
 
-  it.each([200, 400, 404, 429])(
+  it.for([200, 400, 404, 429])(
     "returns within a 5 s context when a %i body is trickled a byte a second",
-    async (status) => {
-      const server = await hostile({ delete: trickled(status), get: trickled(200) });
-      const h = await harnessFor(server, { env: { HIGHLEVEL_TIMEOUT_MS: "10000" } });
+    async (status, { onTestFinished }) => {
+      const server = await hostile(
+        { delete: trickled(status), get: trickled(200) },
+        onTestFinished,
+      );
+      const h = await harnessFor(
+        server,
+        { env: { HIGHLEVEL_TIMEOUT_MS: "10000" } },
+        onTestFinished,
+      );
       await h.send(h.job("locA", "csv1"));
       await h.send(h.job("locB", "csv2"));
 
@@ -291,13 +310,12 @@ describe("hostile answers: every wait ends by the deadline", () => {
     },
   );
 
-  it("returns within a 5 s context when SQS accepts connections and never answers", async () => {
+  it("returns within a 5 s context when SQS accepts connections and never answers", async ({
+    onTestFinished,
+  }) => {
     const silent = await startSilentServer();
-    stops.push(silent.stop);
-    const server = await hostile({
-      delete: badRequest,
-      get: uploadStillThere,
-    });
+    onTestFinished(silent.stop);
+    const server = await hostile({ delete: badRequest, get: uploadStillThere }, onTestFinished);
     const handler = createDeleteCsvHandler({
       HIGHLEVEL_BASE_URL: server.url,
       HIGHLEVEL_TOKEN: TEST_TOKEN,
@@ -320,10 +338,15 @@ describe("hostile answers: every wait ends by the deadline", () => {
     ]);
   });
 
-  it("returns within a 5 s context when Secrets Manager accepts connections and never answers", async () => {
+  it("returns within a 5 s context when Secrets Manager accepts connections and never answers", async ({
+    onTestFinished,
+  }) => {
     const silent = await startSilentServer();
-    stops.push(silent.stop);
-    const server = await hostile({ delete: (_request, response) => deleted(response) });
+    onTestFinished(silent.stop);
+    const server = await hostile(
+      { delete: (_request, response) => deleted(response) },
+      onTestFinished,
+    );
     const handler = createDeleteCsvHandler({
       HIGHLEVEL_BASE_URL: server.url,
       HIGHLEVEL_TOKEN_SECRET_ARN:

@@ -33,41 +33,59 @@ function budgetOn(db: EmbeddedDynamoDb, onFallback?: (error: unknown) => void) {
   });
 }
 
-function runContainer(
+interface ContainerRun {
+  grants: number[];
+  slots: number[];
+  requests: { writes: number; reads: number };
+}
+
+/**
+ * `count` containers, each in its own process, started together: each says when it has booted,
+ * and all are told to go once every one has (a fixed start time fails on a busy machine).
+ */
+async function runContainers(
+  count: number,
   db: EmbeddedDynamoDb,
   key: string,
   permits: number,
-  startAt: number,
   batch = 1,
-) {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      join(ROOT, "test/helpers/budget-process.ts"),
-      db.endpoint,
-      db.tableName,
-      key,
-      String(permits),
-      String(startAt),
-      String(batch),
-    ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
-  );
-  let out = "";
-  child.stdout.on("data", (chunk) => {
-    out += chunk;
+): Promise<ContainerRun[]> {
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(ROOT, "test/helpers/budget-process.ts"),
+        db.endpoint,
+        db.tableName,
+        key,
+        String(permits),
+        String(batch),
+      ],
+      { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] },
+    );
+    let out = "";
+    let announceReady = () => {};
+    const ready = new Promise<void>((resolve) => {
+      announceReady = resolve;
+    });
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.startsWith("ready\n")) announceReady();
+    });
+    const done = new Promise<ContainerRun>((resolve, reject) =>
+      child.on("close", (code) =>
+        code === 0
+          ? resolve(JSON.parse(out.slice("ready\n".length)))
+          : reject(new Error(`container exited ${code}`)),
+      ),
+    );
+    return { child, ready, done };
   });
-  return new Promise<{
-    grants: number[];
-    slots: number[];
-    requests: { writes: number; reads: number };
-  }>((resolve, reject) =>
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`container exited ${code}`)),
-    ),
-  );
+  await Promise.all(children.map(({ ready }) => ready));
+  for (const { child } of children) child.stdin.write("go\n");
+  return Promise.all(children.map(({ done }) => done));
 }
 
 /** The most grants in any window of `windowMs`. */
@@ -117,10 +135,7 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
       teacher.observe(key, 200, { max: 10, remaining: 9, intervalMs: 1_000 }, Date.now());
       await teacher.flush();
 
-      const startAt = Date.now() + 4_000;
-      const containers = await Promise.all(
-        [1, 2, 3, 4].map(() => runContainer(table as EmbeddedDynamoDb, key, 9, startAt, batch)),
-      );
+      const containers = await runContainers(4, table, key, 9, batch);
       const grants = containers.flatMap((c) => c.grants);
       const slots = containers.flatMap((c) => c.slots);
 
@@ -303,10 +318,7 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     // A small budget with a short window, so that a lease would be allowed within the test.
     teacher.observe(key, 200, { max: 6, remaining: 5, intervalMs: 1_000 }, Date.now());
     await teacher.flush();
-    const startAt = Date.now() + 4_000;
-    const containers = await Promise.all(
-      [1, 2].map(() => runContainer(table as EmbeddedDynamoDb, key, 15, startAt, 3)),
-    );
+    const containers = await runContainers(2, table, key, 15, 3);
     const grants = containers.flatMap((c) => c.grants);
     const slots = containers.flatMap((c) => c.slots);
     expect(grants).toHaveLength(30);

@@ -1,16 +1,17 @@
 /**
  * One "container" of the fleet in its own process: its own FleetBudget (its own memory), the
- * shared coordination table over HTTP. Waits until `startAt` (so that every process has booted),
- * takes `permits` permits for `key` (`batch` at a time, announced with `expect`, as a worker's
- * lanes ask), and prints each grant's time and slot as one JSON line.
- * argv: endpoint, table, key, permits, startAt (epoch ms), batch (default 1).
+ * shared coordination table over HTTP. Says "ready" on stdout once booted and waits for a line
+ * on stdin (the parent sends it when every process is ready, so they start together however
+ * busy the machine is), takes `permits` permits for `key` (`batch` at a time, announced with
+ * `expect`, as a worker's lanes ask), and prints each grant's time and slot as one JSON line.
+ * argv: endpoint, table, key, permits, batch (default 1).
  */
+import { once } from "node:events";
 import { FleetBudget } from "../../functions/core/highlevel/fleet-budget.ts";
 import { RatePacer } from "../../functions/core/highlevel/rate-pacer.ts";
 import { createLocalDynamoDbClient } from "../../local/embedded-dynamodb.ts";
 
-const [endpoint = "", tableName = "", key = "", permits = "0", startAt = "0", batch = "1"] =
-  process.argv.slice(2);
+const [endpoint = "", tableName = "", key = "", permits = "0", batch = "1"] = process.argv.slice(2);
 const client = createLocalDynamoDbClient(endpoint);
 const budget = new FleetBudget({
   client: async () => client,
@@ -18,7 +19,9 @@ const budget = new FleetBudget({
   fallback: new RatePacer(),
   onFallback: (error) => process.stderr.write(`fell back: ${String(error)}\n`),
 });
-await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(startAt) - Date.now())));
+process.stdout.write("ready\n");
+await once(process.stdin, "data");
+process.stdin.destroy();
 const grants: number[] = [];
 const slots: number[] = [];
 const location = key.slice(0, key.lastIndexOf(":"));
