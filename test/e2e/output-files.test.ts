@@ -16,9 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enqueueDeletions } from "../../functions/core/producers/enqueue.ts";
-import { startLocalPipeline } from "../../local/local-pipeline.ts";
-import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { recordRun } from "../helpers/recorded-run.ts";
 import { ROOT, runCli } from "../helpers/run-cli.ts";
 
 const TOKEN = "output-files-token-5d1e";
@@ -30,41 +28,20 @@ const stores = ["--data-dir", dataDir];
 let expectedCsv = "";
 
 beforeAll(async () => {
-  const sandbox = new SandboxHighLevelApi({ tokens: [TOKEN], latencyMs: 1 });
-  const baseUrl = await sandbox.start();
-  const pipeline = await startLocalPipeline({
-    highLevelBaseUrl: baseUrl,
+  await recordRun({
     token: TOKEN,
+    runId: RUN,
     dataDir,
-    functionTimeoutSeconds: 5,
-    batchingWindowSeconds: 0,
-    maxConcurrency: 1,
-    batchSize: 10,
+    jobs: (sandbox) =>
+      Array.from({ length: JOBS }, () => ({
+        locationId: "fileLoc",
+        csvId: sandbox.addUpload("fileLoc")._id,
+      })),
   });
-  try {
-    const jobs = Array.from({ length: JOBS }, () => ({
-      locationId: "fileLoc",
-      csvId: sandbox.addUpload("fileLoc")._id,
-    }));
-    const coordination = pipeline.runs.coordination;
-    const dynamoDb = pipeline.runs.dynamoDb;
-    if (!coordination || !dynamoDb) throw new Error("no coordination table");
-    await enqueueDeletions(jobs, {
-      queueUrl: pipeline.queues.queueUrl,
-      client: pipeline.sqs.client,
-      runId: RUN,
-      coordinationTable: { tableName: coordination.tableName, client: dynamoDb },
-    });
-    pipeline.poller.start();
-    expect(await pipeline.waitUntilDrained(new AbortController().signal)).toBe(true);
-  } finally {
-    await pipeline.stop();
-    await sandbox.stop();
-  }
   const csv = await runCli(["report", RUN, ...stores, "--quiet"]);
   expect(csv.code).toBe(0);
   expectedCsv = csv.stdout;
-  // A header and one row per job: enough bytes to pass a 1 KiB file-size limit.
+  // A header and one row per job.
   expect(expectedCsv.trim().split("\n")).toHaveLength(JOBS + 1);
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

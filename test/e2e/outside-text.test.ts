@@ -3,9 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterAll, describe, expect, it } from "vitest";
-import { enqueueDeletions } from "../../functions/core/producers/enqueue.ts";
-import { startLocalPipeline } from "../../local/local-pipeline.ts";
-import { SandboxHighLevelApi } from "../../local/sandbox-api.ts";
+import { recordRun } from "../helpers/recorded-run.ts";
 import { runCli } from "../helpers/run-cli.ts";
 
 const TOKEN = "outside-text-token-7c2a";
@@ -32,95 +30,71 @@ function expectNoRawControls(bytes: string) {
 
 describe("text from outside, wherever a person opens it", () => {
   it("neutralises formulas in the report's CSV, keeps JSONL exact, and escapes control characters in dlq inspect, runs show and report", async () => {
-    const sandbox = new SandboxHighLevelApi({ tokens: [TOKEN], latencyMs: 1 });
-    const baseUrl = await sandbox.start();
     const dataDir = join(dir, "data");
-    const pipeline = await startLocalPipeline({
-      highLevelBaseUrl: baseUrl,
+    await recordRun({
       token: TOKEN,
+      runId: RUN,
+      runLabel: `label \u001b[31mred\u001b[0m`,
       dataDir,
-      functionTimeoutSeconds: 5,
-      batchingWindowSeconds: 0,
-      maxConcurrency: 1,
-      batchSize: 10,
+      jobs: (sandbox) =>
+        HOSTILE.map((message) => {
+          const csvId = sandbox.addUpload("textLoc")._id;
+          sandbox.script("textLoc", csvId, [{ status: 400, body: { statusCode: 400, message } }]);
+          return { locationId: "textLoc", csvId };
+        }),
+      drained: async (pipeline) => {
+        const inspect = await runCli([
+          "dlq",
+          "inspect",
+          "--dlq-url",
+          pipeline.queues.deadLetterQueueUrl,
+          "--endpoint-url",
+          pipeline.sqs.endpoint,
+          "--region",
+          "us-east-1",
+          "--samples",
+          "10",
+        ]);
+        expect(inspect.code).toBe(0);
+        expect(inspect.stdout).toContain(`${HOSTILE.length} dead letter(s)`);
+        expectNoRawControls(inspect.stdout);
+        // SQS attributes cannot carry ESC or BEL (the dead letter holds "?" there, trimmed); C1,
+        // CR, LF and DEL they can, and those print escaped.
+        expect(inspect.stdout).toContain("\\x9b31mred");
+        expect(inspect.stdout).toContain("\\r\\nforged line \\x7f");
+      },
     });
-    let stopped = false;
-    try {
-      const jobs = HOSTILE.map((message) => {
-        const csvId = sandbox.addUpload("textLoc")._id;
-        sandbox.script("textLoc", csvId, [{ status: 400, body: { statusCode: 400, message } }]);
-        return { locationId: "textLoc", csvId };
-      });
-      const coordination = pipeline.runs.coordination;
-      const dynamoDb = pipeline.runs.dynamoDb;
-      if (!coordination || !dynamoDb) throw new Error("no coordination table");
-      await enqueueDeletions(jobs, {
-        queueUrl: pipeline.queues.queueUrl,
-        client: pipeline.sqs.client,
-        runId: RUN,
-        runLabel: `label \u001b[31mred\u001b[0m`,
-        coordinationTable: { tableName: coordination.tableName, client: dynamoDb },
-      });
-      pipeline.poller.start();
-      expect(await pipeline.waitUntilDrained(new AbortController().signal)).toBe(true);
+    const stores = ["--data-dir", dataDir];
 
-      const inspect = await runCli([
-        "dlq",
-        "inspect",
-        "--dlq-url",
-        pipeline.queues.deadLetterQueueUrl,
-        "--endpoint-url",
-        pipeline.sqs.endpoint,
-        "--region",
-        "us-east-1",
-        "--samples",
-        "10",
-      ]);
-      expect(inspect.code).toBe(0);
-      expect(inspect.stdout).toContain(`${HOSTILE.length} dead letter(s)`);
-      expectNoRawControls(inspect.stdout);
-      // SQS attributes cannot carry ESC or BEL (the dead letter holds "?" there, trimmed); C1,
-      // CR, LF and DEL they can, and those print escaped.
-      expect(inspect.stdout).toContain("\\x9b31mred");
-      expect(inspect.stdout).toContain("\\r\\nforged line \\x7f");
-
-      await pipeline.stop();
-      stopped = true;
-      const stores = ["--data-dir", dataDir];
-
-      const csv = await runCli(["report", RUN, ...stores]);
-      expect(csv.code).toBe(0);
-      expectNoRawControls(csv.stdout);
-      const rows = parse(csv.stdout, { columns: true }) as Array<Record<string, string>>;
-      expect(rows).toHaveLength(HOSTILE.length);
-      for (const row of rows) {
-        expect(row.outcome).toBe("dead-lettered");
-        // No spreadsheet evaluates a cell that starts with none of = + - @ tab CR.
-        expect(row.detail).not.toMatch(/^[=+\-@\t\r]/);
-      }
-      const details = rows.map((row) => row.detail);
-      expect(details).toContain(`'${HOSTILE[0]}`);
-      expect(details).toContain("\\tTAB=1+1");
-
-      const out = join(dir, "run.csv");
-      expect((await runCli(["report", RUN, ...stores, "--out", out])).code).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(csv.stdout);
-
-      const jsonl = await runCli(["report", RUN, ...stores, "--format", "jsonl"]);
-      expect(jsonl.code).toBe(0);
-      const exact = jsonl.stdout
-        .trim()
-        .split("\n")
-        .map((line) => (JSON.parse(line) as { detail: string }).detail);
-      expect(exact.sort()).toEqual([...HOSTILE].sort());
-
-      const show = await runCli(["runs", "show", RUN, ...stores]);
-      expect(show.code).toBe(0);
-      expectNoRawControls(show.stdout);
-      expect(show.stdout).toContain("label \\x1b[31mred\\x1b[0m");
-    } finally {
-      if (!stopped) await pipeline.stop();
-      await sandbox.stop();
+    const csv = await runCli(["report", RUN, ...stores]);
+    expect(csv.code).toBe(0);
+    expectNoRawControls(csv.stdout);
+    const rows = parse(csv.stdout, { columns: true }) as Array<Record<string, string>>;
+    expect(rows).toHaveLength(HOSTILE.length);
+    for (const row of rows) {
+      expect(row.outcome).toBe("dead-lettered");
+      // No spreadsheet evaluates a cell that starts with none of = + - @ tab CR.
+      expect(row.detail).not.toMatch(/^[=+\-@\t\r]/);
     }
+    const details = rows.map((row) => row.detail);
+    expect(details).toContain(`'${HOSTILE[0]}`);
+    expect(details).toContain("\\tTAB=1+1");
+
+    const out = join(dir, "run.csv");
+    expect((await runCli(["report", RUN, ...stores, "--out", out])).code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(csv.stdout);
+
+    const jsonl = await runCli(["report", RUN, ...stores, "--format", "jsonl"]);
+    expect(jsonl.code).toBe(0);
+    const exact = jsonl.stdout
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { detail: string }).detail);
+    expect(exact.sort()).toEqual([...HOSTILE].sort());
+
+    const show = await runCli(["runs", "show", RUN, ...stores]);
+    expect(show.code).toBe(0);
+    expectNoRawControls(show.stdout);
+    expect(show.stdout).toContain("label \\x1b[31mred\\x1b[0m");
   });
 });
