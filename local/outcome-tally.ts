@@ -1,7 +1,17 @@
 import type { JobResult } from "../functions/core/worker/deletion-worker.ts";
 
-/** Running counts of what the worker did, fed by the handler's `onSettled` hook. */
+const ENDS = new Set<JobResult["outcome"]>(["deleted", "already-absent", "dead-lettered"]);
+
+/**
+ * Running counts of what the worker did, fed by the handler's `onSettled` hook. A message's end
+ * (deleted, already absent, dead-lettered) counts once: an invocation that overran its timeout
+ * is abandoned by the poller but, unlike a killed Lambda, goes on in this process, while SQS
+ * delivers its messages again; the second end of one message (`already-absent` after
+ * `deleted`) is the echo of the first, not another job.
+ */
 export class OutcomeTally {
+  /** Messages whose end was counted: about 80 bytes each, a million jobs in about 80 MB. */
+  readonly #ended = new Set<string>();
   deleted = 0;
   alreadyAbsent = 0;
   deadLettered: Record<string, number> = {};
@@ -17,6 +27,10 @@ export class OutcomeTally {
   readonly record = (result: JobResult): void => {
     this.calls += result.calls;
     if (result.duplicate) this.duplicates += 1;
+    if (ENDS.has(result.outcome)) {
+      if (this.#ended.has(result.messageId)) return;
+      this.#ended.add(result.messageId);
+    }
     switch (result.outcome) {
       case "deleted":
         this.deleted += 1;

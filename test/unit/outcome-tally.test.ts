@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+import { OutcomeTally } from "../../local/outcome-tally.ts";
+
+describe("OutcomeTally", () => {
+  it("counts a message's end once: a redelivery after an overrun invocation is its echo", () => {
+    const tally = new OutcomeTally();
+    // The abandoned invocation deleted m-1; SQS delivered it again and the next found it gone.
+    tally.record({ messageId: "m-1", outcome: "deleted", calls: 1 });
+    tally.record({ messageId: "m-1", outcome: "already-absent", calls: 2 });
+    tally.record({ messageId: "m-2", outcome: "redelivered", calls: 3 });
+    tally.record({ messageId: "m-2", outcome: "deleted", calls: 1 });
+    tally.record({ messageId: "m-3", outcome: "dead-lettered", reason: "rejected", calls: 1 });
+    tally.record({ messageId: "m-3", outcome: "dead-lettered", reason: "rejected", calls: 1 });
+    expect(tally).toMatchObject({ deleted: 2, alreadyAbsent: 0, redelivered: 1, calls: 9 });
+    expect(tally.deadLettered).toEqual({ rejected: 1 });
+    expect(tally.finished).toBe(3);
+  });
+});
