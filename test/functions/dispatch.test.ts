@@ -95,11 +95,12 @@ describe("dispatch: waiting for a slot holds no lane", () => {
       table: true,
       env: { WORKER_CONCURRENCY: "1", BUDGET_WAIT_MS: "5000" },
     });
-    // Booked 400 ms ahead: past the free jobs, short of the tail release (500 ms).
-    await h.bookAhead("locBooked", 400, 100);
     // Batch order puts the booked location first; with one lane per job it would hold the lane.
     await sendJobs(h, "locBooked", 2);
     await sendOneEach(h, "locFree", 4);
+    // Booked 400 ms ahead (once the jobs are queued): past the free jobs, short of the tail
+    // release (500 ms).
+    await h.bookAhead("locBooked", 400, 100);
 
     const { response } = await h.deliver();
 
@@ -119,10 +120,11 @@ describe("dispatch: waiting for a slot holds no lane", () => {
       latencyMs: 100,
       env: { WORKER_CONCURRENCY: "4", BUDGET_WAIT_MS: "10000" },
     });
-    // Booked a little past when the others are done: they wait, but not long enough to be released.
-    await h.bookAhead("locBooked", 900, 100);
     await sendJobs(h, "locBooked", 6);
     await sendOneEach(h, "locFree", 24);
+    // Booked a little past when the others are done: they wait, but not long enough to be
+    // released. Booked once the jobs are queued, so a slow send on a busy machine eats none of it.
+    await h.bookAhead("locBooked", 900, 100);
 
     const { messages, response } = await h.deliver(60_000, { batchSize: 30 });
 
