@@ -62,7 +62,8 @@ export class QueueScan {
           MessageAttributeNames: ["All"],
           MessageSystemAttributeNames: ["All"],
         }),
-        ...(signal ? [{ abortSignal: signal }] : []),
+        // No abort signal here: a stop ends the scan between polls (each waits at most
+        // `confirmWaitSeconds`), never with an AbortError that would read as a failure.
       );
       const messages = Messages ?? [];
       if (messages.length > 0) {
