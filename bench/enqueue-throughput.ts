@@ -1,3 +1,9 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { type IndexedJob, sendDeletionJobs } from "../functions/core/producers/enqueue.ts";
 import { createLocalSqsClient } from "../local/embedded-sqs.ts";
@@ -11,6 +17,15 @@ export interface EnqueueResult {
   oneByOneSeconds: number;
   oneByOnePerSecond: number;
   speedup: number;
+}
+
+const SHIPPED_CLI = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
+
+export interface EnqueueCliResult {
+  jobs: number;
+  seconds: number;
+  jobsPerSecond: number;
+  peakRssMiB: number;
 }
 
 async function* jobs(count: number): AsyncGenerator<IndexedJob> {
@@ -67,6 +82,59 @@ export async function measureEnqueue(
     };
   } finally {
     client.destroy();
+    await servers.stop();
+  }
+}
+
+/**
+ * The shipped CLI (`dist/`, its own process) streaming a CSV file of `count` jobs over 50
+ * locations into the queue: `ghl-csv-purge enqueue jobs.csv --json`, as a user runs it. Its own
+ * summary gives the time and the process's peak RSS (the memory must stay flat as files grow).
+ */
+export async function measureEnqueueCli(count: number): Promise<EnqueueCliResult> {
+  const servers = await startServers({
+    sandbox: { tokens: [] },
+    locations: [],
+    jobs: 0,
+    visibilityTimeoutSeconds: 30,
+    enqueue: false,
+  });
+  const dir = mkdtempSync(join(tmpdir(), "enqueue-bench-"));
+  try {
+    const file = join(dir, "jobs.csv");
+    const lines = ["locationId,csvId,reason"];
+    for (let i = 0; i < count; i++) lines.push(`loc${i % 50},csv${i},bulk`);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [SHIPPED_CLI, "enqueue", file, "--json", "--quiet"],
+      {
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL_SQS: servers.sqsEndpoint,
+          QUEUE_URL: servers.queues.queueUrl,
+          AWS_REGION: "us-east-1",
+          AWS_ACCESS_KEY_ID: "local",
+          AWS_SECRET_ACCESS_KEY: "local",
+        },
+        maxBuffer: 16 << 20,
+      },
+    );
+    const summary = JSON.parse(stdout) as {
+      sent: number;
+      seconds: number;
+      jobsPerSecond: number;
+      peakRssMiB: number;
+    };
+    if (summary.sent !== count) throw new Error(`the CLI sent ${summary.sent} of ${count}`);
+    return {
+      jobs: count,
+      seconds: summary.seconds,
+      jobsPerSecond: summary.jobsPerSecond,
+      peakRssMiB: summary.peakRssMiB,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     await servers.stop();
   }
 }

@@ -11,7 +11,7 @@ import { officialSdk, plainKy, runAlternative } from "./alternatives.ts";
 import { purgePlanChart, writeChart } from "./charts.ts";
 import { measureColdStart } from "./cold-start.ts";
 import { estimateCost } from "./cost-model.ts";
-import { measureEnqueue } from "./enqueue-throughput.ts";
+import { measureEnqueue, measureEnqueueCli } from "./enqueue-throughput.ts";
 import { fleetSectionOf, RESULTS_FILE } from "./fleet-drain.ts";
 import { AWS_STORE_LATENCY_MS } from "./latency-proxy.ts";
 import { type DrainResult, drainThroughPipeline } from "./pipeline-drain.ts";
@@ -120,8 +120,11 @@ const reports = [
   // S3 answering each GET in tens of ms, as the CLI's reads wait on AWS.
   await measureReportCli(100_000, STORE_LATENCY_MS.s3),
 ];
-log("4/5 enqueue: 100,000 jobs with the library, 10,000 one SendMessage at a time");
+log(
+  "4/5 enqueue: 100,000 jobs with the library, 10,000 one SendMessage at a time; the shipped CLI streaming a file of 100,000 and 1,000,000",
+);
 const enqueue = await measureEnqueue(100_000, 10_000);
+const enqueueCli = [await measureEnqueueCli(100_000), await measureEnqueueCli(1_000_000)];
 log(
   "4b/5 purge plan: the shipped CLI (dist/), `purge --all-locations --token-file … --dry-run` over 300 locations × 20 uploads (5 posts each), 200–300 ms answers, 100 calls / 10 s per location; then one location at a time (cut at 60 s)",
 );
@@ -186,6 +189,11 @@ const rows: string[][] = [
     `library ${Math.round(enqueue.libraryPerSecond)} jobs/s (100k in ${fixed(enqueue.librarySeconds)} s); one-by-one ${Math.round(enqueue.oneByOnePerSecond)} jobs/s; ${fixed(enqueue.speedup)}×`,
     "≥ 8×",
   ],
+  ...enqueueCli.map((r) => [
+    `enqueue jobs.csv (the shipped CLI, own process): ${r.jobs.toLocaleString("en")} jobs over 50 locations`,
+    `${fixed(r.seconds)} s (${Math.round(r.jobsPerSecond).toLocaleString("en")} jobs/s), peak RSS ${Math.round(r.peakRssMiB)} MiB`,
+    "flat memory (< 400 MiB)",
+  ]),
   [
     "purge --all-locations --dry-run (the shipped CLI, own process): 300 locations × 20 uploads (6,300 calls), 200–300 ms answers",
     `${fixed(purgeNow.seconds)} s (${Math.round(purgeNow.callsPerSecond)} calls/s, ${purgeNow.locationsPlanned} of 300 planned), ${purgeNow.throttled} 429s of ${purgeNow.calls} calls (${fixed((100 * purgeNow.throttled) / Math.max(1, purgeNow.calls), 2)}%); one location at a time (before): ${fixed(purgeBefore.callsPerSecond)} calls/s, ${purgeBefore.locationsPlanned} locations in ${fixed(purgeBefore.seconds)} s ≈ ${fixed(((300 / Math.max(1, purgeBefore.locationsPlanned)) * purgeBefore.seconds) / 60)} min for all`,

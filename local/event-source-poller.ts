@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { deleteMessages, releaseMessages } from "../functions/core/operations/received-messages.ts";
+import { runInvocation } from "./invocation-scope.ts";
 import { toSqsEvent } from "./sqs-event.ts";
 
 export type SqsHandler = (
@@ -50,8 +51,10 @@ export interface PollerOptions {
  * `stop()` is graceful (Ctrl-C): batches in flight finish; messages received but not started
  * are made visible again, so a resumed run finds them at once.
  *
- * Differences from AWS: one process, no scaling up or down of lanes, no function instances
- * (a timed-out invocation keeps running in the background; its result is ignored).
+ * Differences from AWS: one process, no scaling up or down of lanes, no function instances.
+ * A timed-out invocation cannot be killed here: it runs in a scope the poller ends at the
+ * timeout (`invocation-scope.ts`), and the clients built with `refuseStoppedInvocations`
+ * send nothing for it afterwards, as nothing happens after Lambda's kill; its result is ignored.
  */
 export class EventSourcePoller {
   readonly #options: PollerOptions;
@@ -149,12 +152,20 @@ export class EventSourcePoller {
     this.#inFlight += 1;
     let failedIds: Set<string> | undefined;
     const timer = new AbortController();
+    const stopped = new AbortController();
+    const invocation = runInvocation(stopped.signal, () =>
+      handler(toSqsEvent(messages, queueArn), lambdaContext(deadline, ++this.#invocations)),
+    );
     try {
       const response = await Promise.race([
-        handler(toSqsEvent(messages, queueArn), lambdaContext(deadline, ++this.#invocations)),
+        invocation,
         sleep(functionTimeoutMs, "timed-out" as const, { signal: timer.signal }),
       ]);
-      if (response !== "timed-out") {
+      if (response === "timed-out") {
+        stopped.abort();
+        // It winds up in the background, every request refused; nothing may wait for it.
+        invocation.catch(() => {});
+      } else {
         failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       }
     } catch {

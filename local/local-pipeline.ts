@@ -13,6 +13,11 @@ import {
   startEmbeddedSqs,
 } from "./embedded-sqs.ts";
 import { EventSourcePoller, type PollerOptions } from "./event-source-poller.ts";
+import {
+  fetchUnlessStopped,
+  REFUSE_STOPPED_INVOCATIONS,
+  refuseStoppedInvocations,
+} from "./invocation-scope.ts";
 import { OutcomeTally } from "./outcome-tally.ts";
 import { type TokenFileOptions, useTokenFile } from "./token-file.ts";
 
@@ -90,6 +95,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     : await (sqs as EmbeddedSqs).createReportBucket();
   const s3Endpoint = options.external?.s3Endpoint ?? sqs.endpoint;
   const s3 = reportBucket ? createLocalS3Client(s3Endpoint) : undefined;
+  // An invocation stopped at its timeout sends no message and writes no result afterwards, as
+  // after Lambda's kill. The table's client is left as it is: the pacer it serves is shared by
+  // every invocation of this process (a Lambda container runs one at a time).
+  sqs.client.middlewareStack.add(refuseStoppedInvocations, REFUSE_STOPPED_INVOCATIONS);
+  s3?.middlewareStack.add(refuseStoppedInvocations, REFUSE_STOPPED_INVOCATIONS);
   const coordination = options.perContainerPacing
     ? undefined
     : (options.external?.coordination ?? embeddedTable);
@@ -134,6 +144,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       ...(s3 && { s3: async () => s3 }),
       onSettled: tally.record,
       stopping: stopping.signal,
+      fetch: fetchUnlessStopped,
       ...(tokenFile && { tokens: tokenFile.tokens }),
     },
   );

@@ -81,10 +81,12 @@ async function seedDeadLetters(reasons: string[]) {
 }
 
 describe("ghl-csv-purge enqueue", () => {
-  it("streams 100,000 jobs from a file into the queue, each once, with progress and flat memory", async () => {
+  // 10,000 prove the streaming (each job once, progress, bounded memory); the time and memory
+  // of 100,000 and 1,000,000 are measured by `npm run bench` (issue #28).
+  it("streams 10,000 jobs from a file into the queue, each once, with progress and bounded memory", async () => {
     const file = join(dir, "jobs.csv");
     const lines = ["locationId,csvId,reason"];
-    for (let i = 0; i < 100_000; i++) lines.push(`loc${i % 50},csv${i},bulk`);
+    for (let i = 0; i < 10_000; i++) lines.push(`loc${i % 50},csv${i},bulk`);
     writeFileSync(file, `${lines.join("\n")}\n`);
 
     const result = await runCli(["enqueue", file, "--json"], env);
@@ -92,21 +94,18 @@ describe("ghl-csv-purge enqueue", () => {
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout);
     expect(summary).toMatchObject({
-      valid: 100_000,
+      valid: 10_000,
       invalid: 0,
-      sent: 100_000,
+      sent: 10_000,
       failed: 0,
       locations: 50,
     });
-    expect(result.stderr).toMatch(/enqueueing: \d+\/100000/);
+    expect(result.stderr).toMatch(/enqueueing: \d+\/10000/);
     const bodies = allBodies(queues.queueUrl);
-    expect(bodies).toHaveLength(100_000);
-    expect(new Set(bodies).size).toBe(100_000);
+    expect(bodies).toHaveLength(10_000);
+    expect(new Set(bodies).size).toBe(10_000);
     expect(JSON.parse(bodies[0] as string)).toMatchObject({ reason: "bulk" });
     expect(summary.peakRssMiB).toBeLessThan(400);
-    console.info(
-      `enqueue: 100,000 jobs in ${summary.seconds} s (${summary.jobsPerSecond}/s), peak RSS ${summary.peakRssMiB} MiB`,
-    );
   });
 
   it("reads JSONL from stdin", async () => {

@@ -77,6 +77,8 @@ export interface HighLevelClientOptions {
    * waiting for their location's budget or backing off hold none. Default: unbounded.
    */
   maxInFlight?: number;
+  /** The fetch that sends each call; the global one when absent. */
+  fetch?: typeof fetch;
 }
 
 /** A page of the upload list is larger than one answer about one upload. */
@@ -116,6 +118,7 @@ export function createHighLevelClient(options: HighLevelClientOptions) {
     // A redirect is never HighLevel's answer to a DELETE: following one could end on another
     // origin whose 200 says nothing about our upload.
     redirect: "manual",
+    ...(options.fetch && { fetch: options.fetch }),
   });
 
   const inFlight = pLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY);

@@ -33,6 +33,8 @@ export interface RuntimeOverrides {
   stopping?: AbortSignal;
   /** The container's run recorder (dead letters are recorded before they are parked). */
   runs?: WorkerDeps["runs"];
+  /** HighLevel's calls go through this instead of the global fetch (local runs). */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -149,6 +151,7 @@ export function createHighLevelRuntime(
     ...clientOptions,
     ...(overrides.onRetry && { onRetry: overrides.onRetry }),
     ...(overrides.onAnswer && { onAnswer: overrides.onAnswer }),
+    ...(overrides.fetch && { fetch: overrides.fetch }),
   });
   return { sqs, tokens, client, pacer };
 }
