@@ -9,7 +9,7 @@ export default defineConfig({
     // Two files at a time on two cores (Vitest's default here is one): most tests wait on
     // sockets and timers, not the CPU, and every wait in them is bounded by an event, not a
     // fixed time (issue #28).
-    maxWorkers: 2,
+    maxWorkers: 3,
     // Worker logs are shown for failing tests only.
     silent: "passed-only",
     env: {
