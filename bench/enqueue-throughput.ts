@@ -138,3 +138,10 @@ export async function measureEnqueueCli(count: number): Promise<EnqueueCliResult
     await servers.stop();
   }
 }
+
+// `tsx bench/enqueue-throughput.ts 100000,1000000`: the CLI rows alone (after `npm run build`).
+if (process.argv[1]?.endsWith("enqueue-throughput.ts")) {
+  for (const count of (process.argv[2] ?? "100000").split(",").map(Number)) {
+    process.stdout.write(`${JSON.stringify(await measureEnqueueCli(count))}\n`);
+  }
+}

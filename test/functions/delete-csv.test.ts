@@ -274,7 +274,8 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     }
     expect(h.sandbox.count(429)).toBe(0);
 
-    const giveUpAt = Date.now() + 15_000;
+    // Only a hang reaches this bound; a busy machine's table answers slowly but still books.
+    const giveUpAt = Date.now() + 45_000;
     while (h.pending().length > 0 && Date.now() < giveUpAt) {
       const { messages } = await h.deliver();
       if (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));

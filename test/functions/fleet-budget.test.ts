@@ -1,14 +1,17 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
 import { startLatencyProxy } from "../../bench/latency-proxy.ts";
+import { BudgetTable, num } from "../../functions/core/highlevel/budget-table.ts";
 import {
   budgetItemKey,
   budgetSchedule,
   FleetBudget,
 } from "../../functions/core/highlevel/fleet-budget.ts";
 import { RatePacer } from "../../functions/core/highlevel/rate-pacer.ts";
+import { takeSlots, unknownBudget } from "../../functions/core/highlevel/slot-booking.ts";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import {
   createLocalDynamoDbClient,
@@ -292,7 +295,7 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
           // booked for them stays booked, so the next slot may be seconds away: a generous
           // wait, as only the writes are measured here.
           const permit = await budget.acquire(key, Date.now() + 60_000, 30_000);
-          expect(permit.granted).toBe(true);
+          expect(permit.granted, JSON.stringify({ permit, requests: budget.requests })).toBe(true);
           budget.observe(key, 200, { max: 50, remaining, intervalMs: 1_000 }, Date.now());
         }),
       );
@@ -352,9 +355,100 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
       for (let n = 0; n < 3; n++) await budget.acquire(key, Date.now() + 10_000, 5_000);
       // The last booked slot passes; the budget was seen booked a moment ago.
       await new Promise((resolve) => setTimeout(resolve, 700));
+      const asked = Date.now();
       const permit = await budget.acquire(key, Date.now() + 10_000, 0);
       expect(fellBack).toEqual([]);
-      expect(permit.granted).toBe(false);
+      expect(budget.fallingBack).toBe(false);
+      // A caller that cannot wait gets no slot after the moment it asked, or none at all.
+      if (permit.granted) expect(permit.slotAt ?? Number.NaN).toBeLessThanOrEqual(asked + 1);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it("books from what a failed write read, even when the table's next slot sits just under the floor", async () => {
+    table = await startEmbeddedDynamoDb();
+    // The table answered its first write in 150 ms, the next ones at once: bookings still start
+    // a smoothed answer time ahead (about 300 ms, falling), and a floor not far short of it.
+    let answered = 0;
+    const slow = await startLatencyProxy(table.endpoint, () => (answered++ === 0 ? 150 : 1));
+    try {
+      const client = createLocalDynamoDbClient(slow.endpoint);
+      const budgetTable = new BudgetTable(async () => client, table.tableName);
+      const key = "locA:fingerprint1";
+      const spacing = 20.41;
+      await budgetTable.update(
+        key,
+        "SET spacing = :spacing, slack = :slack, #ttl = :ttl",
+        { ":spacing": num(spacing), ":slack": num(spacing) },
+        undefined,
+        Date.now() + 5_000,
+      );
+      // Another container's last slot, 100 ms ahead: booked lately, yet under the floor.
+      const tat = Date.now() + 100;
+      await client.send(
+        new UpdateItemCommand({
+          TableName: table.tableName,
+          Key: { pk: { S: budgetItemKey(key) } },
+          UpdateExpression: "SET tat = :tat",
+          ExpressionAttributeValues: { ":tat": num(tat) },
+        }),
+      );
+      const known = {
+        ...unknownBudget(),
+        spacingMs: spacing,
+        slackMs: spacing,
+        tableSpacingMs: spacing,
+        nextSlot: tat,
+        sawBookedAt: Date.now(),
+      };
+      const writesBefore = budgetTable.requests.writes;
+
+      const take = await takeSlots(
+        budgetTable,
+        key,
+        known,
+        Date.now() + 5_000,
+        Date.now() + 10_000,
+        3,
+      );
+
+      // The first guess (busy) fails; the item it read says the budget starts anew: one more
+      // write books. It once guessed busy on every try and refused the call.
+      expect(take.kind).toBe("slot");
+      expect(budgetTable.requests.writes - writesBefore).toBe(2);
+      expect(budgetTable.requests.conflicts).toBe(1);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it("still books for a caller whose wait is shorter than the table's answer time", async () => {
+    table = await startEmbeddedDynamoDb();
+    // The table answers in 150 ms (bookings would start 300 ms ahead); callers wait at most
+    // 100 ms for a slot. Such a caller once got "busy" without a write, every time, for ever:
+    // no write was made that could measure a faster table (a busy machine's delete-csv test).
+    const slow = await startLatencyProxy(table.endpoint, () => 150);
+    try {
+      const client = createLocalDynamoDbClient(slow.endpoint);
+      const budget = new FleetBudget({
+        client: async () => client,
+        tableName: table.tableName,
+        fallback: new RatePacer(),
+      });
+      const key = "locA:fingerprint1";
+      // 3 calls a second: a slot every 500 ms, a call may go up to 500 ms after its slot.
+      budget.observe(key, 200, { max: 3, remaining: 2, intervalMs: 1_000 }, Date.now());
+      await budget.flush();
+      const granted: Array<{ asked: number; slotAt: number }> = [];
+      for (let n = 0; n < 6; n++) {
+        const asked = Date.now();
+        const permit = await budget.acquire(key, Date.now() + 10_000, 100);
+        if (permit.granted) granted.push({ asked, slotAt: permit.slotAt ?? Number.NaN });
+        else await new Promise((resolve) => setTimeout(resolve, permit.retryAfterMs));
+      }
+      expect(granted.length).toBeGreaterThanOrEqual(3);
+      for (const { asked, slotAt } of granted) expect(slotAt).toBeLessThanOrEqual(asked + 100);
       expect(budget.fallingBack).toBe(false);
     } finally {
       await slow.stop();

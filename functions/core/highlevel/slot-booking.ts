@@ -106,12 +106,17 @@ export async function takeSlots(
   wanted: number,
 ): Promise<Take> {
   let slots = wanted;
+  // Whether `known` holds what the table answered a moment ago (a failed write's item).
+  let viewIsFresh = false;
   for (let tries = 0; tries < MAX_TABLE_TRIES; tries++) {
     const now = Date.now();
     // A booking starts ahead of now by the table's answer time, so that its slot has not passed
     // when the answer comes; a next slot at most half the slack before that may still be used,
-    // an older one means the budget idled (and a booking from `start` comes after it).
-    const start = now + table.leadMs;
+    // an older one means the budget idled (and a booking from `start` comes after it). A caller
+    // that cannot wait that long books from its horizon and may use the slot a little late,
+    // within the slack: refusing it had a table slower than the wait refuse every call, for
+    // ever, since no write was made that could tell a faster answer time.
+    const start = Math.max(now, Math.min(now + table.leadMs, latest));
     const floor = start - known.slackMs / 2;
     // A booking starts at `start`: one that could not begin before the caller's horizon waits
     // (and DynamoDB refuses a BETWEEN whose bounds are the wrong way round).
@@ -127,7 +132,9 @@ export async function takeSlots(
         : Math.max(1, Math.min(slots, Math.floor((latest - start) / known.spacingMs) + 1));
     // Guessing wrong costs a failed write and a read. A stale view of a budget that was booked
     // ahead lately most likely means other containers kept booking it: guess busy then.
-    const recentlyBooked = now - known.sawBookedAt < BOOKED_MEMORY_MS;
+    // A view just read is no guess: a next slot below the floor means a booking starts anew
+    // (guessing "busy" there failed every try while the table's slot sat just under the floor).
+    const recentlyBooked = !viewIsFresh && now - known.sawBookedAt < BOOKED_MEMORY_MS;
     const idle = known.nextSlot === undefined || (known.nextSlot < floor && !recentlyBooked);
     const spacing = known.spacingMs;
     const span = slots * spacing;
@@ -189,6 +196,7 @@ export async function takeSlots(
     const current = taken.item ?? (await table.read(key, deadline));
     learnFromItem(known, current);
     known.nextSlot = readNumber(current?.tat);
+    viewIsFresh = true;
     // What the table showed is now the view: booked ahead, or idle (then guess idle next).
     known.sawBookedAt = known.nextSlot !== undefined && known.nextSlot > now ? now : 0;
     if (known.dailyBlockedUntil > now) return { kind: "daily", until: known.dailyBlockedUntil };
