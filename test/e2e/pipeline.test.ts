@@ -158,8 +158,14 @@ describe("the local pipeline end to end", () => {
     }
 
     const deadLetters = await expectReconciled(api, run, bodies);
-    // At-least-once: a crash may settle a few in-flight jobs twice, never zero times.
-    const settled = run.tally.deleted + run.tally.alreadyAbsent + deadLetters.total;
+    // At-least-once: a crash may settle a few in-flight jobs twice, never zero times. A copy of
+    // a job whose first copy in the same batch was deferred is removed (the deferred one ends
+    // later): that happens when the budget runs short, as on a busy machine.
+    const settled =
+      run.tally.deleted +
+      run.tally.alreadyAbsent +
+      deadLetters.total +
+      run.tally.duplicatesRemoved;
     expect(settled).toBeGreaterThanOrEqual(bodies.length);
     expect(settled).toBeLessThanOrEqual(bodies.length + 4 * 10);
   });
