@@ -162,10 +162,7 @@ describe("the local pipeline end to end", () => {
     // a job whose first copy in the same batch was deferred is removed (the deferred one ends
     // later): that happens when the budget runs short, as on a busy machine.
     const settled =
-      run.tally.deleted +
-      run.tally.alreadyAbsent +
-      deadLetters.total +
-      run.tally.duplicatesRemoved;
+      run.tally.deleted + run.tally.alreadyAbsent + deadLetters.total + run.tally.duplicatesRemoved;
     expect(settled).toBeGreaterThanOrEqual(bodies.length);
     expect(settled).toBeLessThanOrEqual(bodies.length + 4 * 10);
   });
