@@ -28,6 +28,17 @@ export interface EnqueueCliResult {
   peakRssMiB: number;
 }
 
+/** The servers process with its queues only: no sandbox locations, no jobs. */
+function startQueues() {
+  return startServers({
+    sandbox: { tokens: [] },
+    locations: [],
+    jobs: 0,
+    visibilityTimeoutSeconds: 30,
+    enqueue: false,
+  });
+}
+
 async function* jobs(count: number): AsyncGenerator<IndexedJob> {
   for (let index = 0; index < count; index++) {
     yield { index, job: { locationId: `loc${index % 50}`, csvId: `csv${index}` } };
@@ -39,13 +50,7 @@ export async function measureEnqueue(
   libraryJobs: number,
   oneByOneJobs: number,
 ): Promise<EnqueueResult> {
-  const servers = await startServers({
-    sandbox: { tokens: [] },
-    locations: [],
-    jobs: 0,
-    visibilityTimeoutSeconds: 30,
-    enqueue: false,
-  });
+  const servers = await startQueues();
   const client = createLocalSqsClient(servers.sqsEndpoint);
   try {
     let started = performance.now();
@@ -92,13 +97,7 @@ export async function measureEnqueue(
  * summary gives the time and the process's peak RSS (the memory must stay flat as files grow).
  */
 export async function measureEnqueueCli(count: number): Promise<EnqueueCliResult> {
-  const servers = await startServers({
-    sandbox: { tokens: [] },
-    locations: [],
-    jobs: 0,
-    visibilityTimeoutSeconds: 30,
-    enqueue: false,
-  });
+  const servers = await startQueues();
   const dir = mkdtempSync(join(tmpdir(), "enqueue-bench-"));
   try {
     const file = join(dir, "jobs.csv");

@@ -40,6 +40,26 @@ async function freshQueues() {
   });
 }
 
+/** One invocation at a time, one message each, as a Lambda container with a batch of one. */
+function pollerOf(
+  pair: { queueUrl: string; queueArn: string },
+  handler: SqsHandler,
+  functionTimeoutMs: number,
+  onBatch: NonNullable<ConstructorParameters<typeof EventSourcePoller>[0]["onBatch"]>,
+) {
+  return new EventSourcePoller({
+    client: sqs.client,
+    queueUrl: pair.queueUrl,
+    queueArn: pair.queueArn,
+    handler,
+    batchSize: 1,
+    batchingWindowMs: 0,
+    maxConcurrency: 1,
+    functionTimeoutMs,
+    onBatch,
+  });
+}
+
 async function messagesOn(client: SQSClient, queueUrl: string) {
   const { Attributes } = await client.send(
     new GetQueueAttributesCommand({
@@ -83,19 +103,9 @@ describe("the local event source's timeout", () => {
       return { batchItemFailures: [] };
     };
     const batches: Array<{ crashed: boolean; failures: number }> = [];
-    const poller = new EventSourcePoller({
-      client: sqs.client,
-      queueUrl: pair.queueUrl,
-      queueArn: pair.queueArn,
-      handler,
-      batchSize: 1,
-      batchingWindowMs: 0,
-      maxConcurrency: 1,
-      functionTimeoutMs: 100,
-      onBatch: (batch) => {
-        batches.push(batch);
-        timedOut();
-      },
+    const poller = pollerOf(pair, handler, 100, (batch) => {
+      batches.push(batch);
+      timedOut();
     });
     poller.start();
     const errors = await lateEffectsTried;
@@ -128,18 +138,8 @@ describe("the local event source's timeout", () => {
       await (await fetchUnlessStopped(serverUrl, { method: "DELETE" })).text();
       return { batchItemFailures: [] };
     };
-    const poller = new EventSourcePoller({
-      client: sqs.client,
-      queueUrl: pair.queueUrl,
-      queueArn: pair.queueArn,
-      handler,
-      batchSize: 1,
-      batchingWindowMs: 0,
-      maxConcurrency: 1,
-      // Only a hang reaches it.
-      functionTimeoutMs: 30_000,
-      onBatch: () => settled(),
-    });
+    // Only a hang reaches the timeout.
+    const poller = pollerOf(pair, handler, 30_000, () => settled());
     poller.start();
     await batchDone;
     await poller.stop();
