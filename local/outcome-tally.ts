@@ -5,7 +5,7 @@ const ENDS = new Set<JobResult["outcome"]>(["deleted", "already-absent", "dead-l
 /**
  * Running counts of what the worker did, fed by the handler's `onSettled` hook. A message's end
  * (deleted, already absent, dead-lettered) counts once: an invocation that overran its timeout
- * is abandoned by the poller but, unlike a killed Lambda, goes on in this process, while SQS
+ * may have deleted a job before the poller stopped it (`invocation-scope.ts`), while SQS
  * delivers its messages again; the second end of one message (`already-absent` after
  * `deleted`) is the echo of the first, not another job.
  */
