@@ -71,6 +71,9 @@ export function registerDlqCommands(program: Command): void {
           : "") +
         (summary.unreceived
           ? `; SQS still counts ${summary.unreceived} more it did not hand out in 20 s of long polls (run again)`
+          : "") +
+        (summary.repeats
+          ? `; ${summary.repeats} of them repeat another's source-message-id (one delivery parked twice)`
           : "");
       const text = [
         `${summary.total} dead letter(s)${summary.truncated ? " (stopped reading at --max)" : ""}${hidden}; oldest ${summary.oldest ?? "-"}, newest ${summary.newest ?? "-"}`,

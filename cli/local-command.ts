@@ -137,8 +137,11 @@ async function demo(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
       "interrupted: the demo's in-memory queue is gone; run npm start again",
     );
   }
-  if (!report.reconciled || !report.sandboxAgrees) {
-    throw new OperationalError("the run did not reconcile: some jobs are unaccounted for");
+  if (!report.reconciled) throw new OperationalError(`the run did not reconcile: ${gap(report)}`);
+  if (!report.sandboxAgrees) {
+    throw new OperationalError(
+      `the run did not reconcile: the sandbox still holds ${report.uploadsLeft} upload(s) its jobs should have deleted (see the dead letters above)`,
+    );
   }
 }
 
@@ -229,7 +232,18 @@ async function live(flags: LocalFlags, json: boolean, signal: AbortSignal): Prom
       `stopped with ${report.remaining} job(s) still queued in ${dataDir}; run the same command again to resume`,
     );
   }
-  if (!report.reconciled) throw new OperationalError("the run did not reconcile");
+  if (!report.reconciled) throw new OperationalError(`the run did not reconcile: ${gap(report)}`);
+}
+
+/** The sum that did not add up, in one line. */
+function gap(report: RunReport): string {
+  const accounted =
+    report.deleted +
+    report.alreadyAbsent +
+    report.deadLettered +
+    report.duplicatesRemoved +
+    report.remaining;
+  return `${report.jobsIn} job(s) in, ${accounted} accounted for (deleted ${report.deleted} + already absent ${report.alreadyAbsent} + dead-lettered ${report.deadLettered} + copies removed ${report.duplicatesRemoved} + still queued ${report.remaining})`;
 }
 
 function summaryText(report: RunReport): string {
@@ -259,6 +273,11 @@ function summaryText(report: RunReport): string {
     table(rows),
     "",
     table(reasons),
+    ...(report.deadLetterRepeats > 0
+      ? [
+          `(${report.deadLetterRepeats} of them a second dead letter of one delivery: counted once above)`,
+        ]
+      : []),
     samples ? `\nsamples:\n${samples}` : "",
     "",
     `HighLevel calls:  ${report.highLevelCalls}`,

@@ -49,6 +49,8 @@ export interface DemoReport extends RunReport {
   jobsByKind: Record<DemoKind, number>;
   /** The sandbox's own state matches what the run reported. */
   sandboxAgrees: boolean;
+  /** Uploads a valid job named that the sandbox still holds and would let be deleted. */
+  uploadsLeft: number;
   interrupted: boolean;
 }
 
@@ -120,6 +122,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const record = await runTable?.getRun(runId);
     const jobsByKind = {} as Record<DemoKind, number>;
     for (const job of jobs) jobsByKind[job.kind] = (jobsByKind[job.kind] ?? 0) + 1;
+    const uploadsLeft = countUploadsLeft(
+      sandbox,
+      jobs.map((job) => job.body),
+    );
     return {
       runId,
       ...(record && { run: { ...record, ...runProgress(record) } }),
@@ -127,10 +133,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       throttled429: sandbox.count(429),
       pacedWaits: pipeline.pacer.waits.count,
       jobsByKind,
-      sandboxAgrees: sandboxAgrees(
-        sandbox,
-        jobs.map((job) => job.body),
-      ),
+      sandboxAgrees: uploadsLeft === 0,
+      uploadsLeft,
       interrupted: !drained,
     };
   } finally {
@@ -152,8 +156,9 @@ function withRunId(body: string, runId: string): string {
   return body;
 }
 
-/** Every upload a valid job named is deleted now, except those HighLevel refuses to delete. */
-function sandboxAgrees(sandbox: SandboxHighLevelApi, bodies: string[]): boolean {
+/** Uploads a valid job named that are not deleted now, HighLevel's refusals aside. */
+function countUploadsLeft(sandbox: SandboxHighLevelApi, bodies: string[]): number {
+  let left = 0;
   for (const body of bodies) {
     let job: { locationId?: unknown; csvId?: unknown };
     try {
@@ -165,7 +170,7 @@ function sandboxAgrees(sandbox: SandboxHighLevelApi, bodies: string[]): boolean 
     const upload = sandbox.upload(job.locationId, job.csvId);
     if (!upload) continue;
     const refused = upload.status === "importing" || upload.status === "in_progress";
-    if (!refused && upload.status !== "deleted") return false;
+    if (!refused && upload.status !== "deleted") left += 1;
   }
-  return true;
+  return left;
 }

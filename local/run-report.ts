@@ -9,8 +9,10 @@ export interface RunReport {
   jobsIn: number;
   deleted: number;
   alreadyAbsent: number;
-  /** Dead letters added during this run (by the worker, or by SQS's redrive). */
+  /** Jobs dead-lettered during this run (by the worker, or by SQS's redrive), each once. */
   deadLettered: number;
+  /** Second dead letters of one delivery (`DeadLetterSummary.repeats`): not another job. */
+  deadLetterRepeats: number;
   deadLetters: DeadLetterSummary;
   deferrals: number;
   redeliveries: number;
@@ -42,8 +44,12 @@ export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): 
     pipeline.queues.deadLetterQueueUrl,
   );
   const durationMs = Date.now() - start.startedAt;
-  // From the queue's counts, which include dead letters another reader holds in flight.
-  const deadLettered = Math.max(0, depth.deadLetters - start.deadLettersAtStart);
+  // From the queue's counts, which include dead letters another reader holds in flight; a
+  // delivery parked twice is one job.
+  const deadLettered = Math.max(
+    0,
+    depth.deadLetters - start.deadLettersAtStart - deadLetters.repeats,
+  );
   const remaining = depth.visible + depth.inFlight + depth.delayed;
   const jobsIn = start.enqueued + start.pendingAtStart;
   return {
@@ -51,6 +57,7 @@ export async function buildRunReport(pipeline: LocalPipeline, start: RunStart): 
     deleted: tally.deleted,
     alreadyAbsent: tally.alreadyAbsent,
     deadLettered,
+    deadLetterRepeats: deadLetters.repeats,
     deadLetters,
     deferrals: tally.deferred,
     redeliveries: tally.redelivered,

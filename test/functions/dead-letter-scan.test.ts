@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 /** A fresh pair of queues with `count` dead letters on the DLQ. */
-async function deadLetterQueue(count: number) {
+async function deadLetterQueue(count: number, sourceMessageId?: (index: number) => string) {
   queues += 1;
   const pair = await sqs.createPipelineQueues(`scan-${queues}`, {
     maxReceiveCount: 3,
@@ -39,6 +39,9 @@ async function deadLetterQueue(count: number) {
           MessageBody: JSON.stringify({ locationId: "scanLoc", csvId: `dead${start + i}` }),
           MessageAttributes: {
             "failure-reason": { DataType: "String", StringValue: "exhausted" },
+            ...(sourceMessageId && {
+              "source-message-id": { DataType: "String", StringValue: sourceMessageId(start + i) },
+            }),
           },
         })),
       }),
@@ -121,12 +124,19 @@ describe("dead-letter scans read to the end, not to the first empty answer", () 
       expect(summary).toMatchObject({
         total: DEAD_LETTERS,
         inFlight: 0,
+        repeats: 0,
         byReason: { exhausted: DEAD_LETTERS },
       });
       expect(await depth(pair.deadLetterQueueUrl)).toEqual({ visible: DEAD_LETTERS, inFlight: 0 });
     } finally {
       client.destroy();
     }
+  });
+
+  it("counts the dead letters that repeat another's source message (one delivery parked twice)", async () => {
+    const pair = await deadLetterQueue(DEAD_LETTERS, (index) => `source-${index % 30}`);
+    const summary = await inspectDeadLetters(sqs.client, pair.deadLetterQueueUrl);
+    expect(summary).toMatchObject({ total: DEAD_LETTERS, repeats: DEAD_LETTERS - 30 });
   });
 
   it("says how many dead letters another reader held, and moves the rest", async () => {

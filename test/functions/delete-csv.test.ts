@@ -209,6 +209,34 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     expect(h.pending()).toHaveLength(0);
   });
 
+  it("on a job's last receive, defers it when no call could be sent in time, and dead-letters only the job that was tried", async () => {
+    // One HTTP lane: the slow job holds it until the work deadline, so the other job's call
+    // never leaves. Each is on its last receive (maxReceiveCount 1).
+    const h = await start({
+      maxReceiveCount: 1,
+      env: { WORKER_CONCURRENCY: "1", HIGHLEVEL_MAX_ATTEMPTS: "1", HIGHLEVEL_TIMEOUT_MS: "5000" },
+      sandbox: { slowMs: 10_000 },
+    });
+    const slow = h.sandbox.addUpload("locA");
+    const waiting = h.sandbox.addUpload("locB");
+    h.sandbox.script("locA", slow._id, ["slow"]);
+    await h.send(h.job("locA", slow._id));
+    await h.send(h.job("locB", waiting._id));
+
+    const first = await h.deliver(3_000);
+
+    expect(first.response.batchItemFailures).toEqual([]);
+    expect(h.sandbox.callsTo("DELETE", waiting._id)).toHaveLength(0);
+    // The tried job is exhausted; the untried one is not: it is back on the queue, deferred.
+    expect(h.deadLetters().map((dead) => dead.attributes)).toEqual([
+      expect.objectContaining({ "failure-reason": "exhausted", "failure-attempts": "1" }),
+    ]);
+    expect(h.results.find((r) => r.outcome === "deferred")).toBeDefined();
+    const [deferred] = h.pending();
+    expect(JSON.parse(deferred?.body ?? "{}")).toMatchObject({ csvId: waiting._id });
+    expect(deferred?.messageAttributes?.deferrals?.StringValue).toBe("1");
+  });
+
   it("retries dropped connections and timeouts as transient failures", async () => {
     const h = await start({ env: { HIGHLEVEL_TIMEOUT_MS: "300" }, sandbox: { slowMs: 2_000 } });
     const reset = h.sandbox.addUpload("locA");

@@ -442,8 +442,11 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
       await budget.flush();
       const granted: Array<{ asked: number; slotAt: number }> = [];
       for (let n = 0; n < 6; n++) {
+        const asking = budget.acquire(key, Date.now() + 10_000, 100);
+        // acquire reads the clock before its first await: it asked no later than now. (Read
+        // before the call, a busy machine once put its own read a millisecond later.)
         const asked = Date.now();
-        const permit = await budget.acquire(key, Date.now() + 10_000, 100);
+        const permit = await asking;
         if (permit.granted) granted.push({ asked, slotAt: permit.slotAt ?? Number.NaN });
         else await new Promise((resolve) => setTimeout(resolve, permit.retryAfterMs));
       }

@@ -68,6 +68,61 @@ describe("decideDisposition", () => {
     });
   });
 
+  it("never dead-letters as exhausted a job no call reached in its last delivery: it is deferred", () => {
+    // Receives spent on hand-backs and on invocations that ran out of time are not tries.
+    const untried: Verdict = {
+      kind: "transient",
+      detail: "no time left in this invocation",
+      attempts: 0,
+    };
+    expect(decideDisposition(untried, { ...firstDelivery, receiveCount: 4 }).action).toBe(
+      "redeliver",
+    );
+    expect(decideDisposition(untried, { ...firstDelivery, receiveCount: 5, deferrals: 2 })).toEqual(
+      { action: "defer", delaySeconds: 1, deferrals: 3 },
+    );
+    // Bounded like every deferral: MAX_DEFERRALS of them, then the DLQ as exhausted.
+    expect(
+      decideDisposition(untried, { ...firstDelivery, receiveCount: 5, deferrals: 100 }),
+    ).toMatchObject({ action: "dead-letter", reason: "exhausted", attempts: 0 });
+  });
+
+  it("defers, backing off, a job whose last delivery ran out of time before its tries were done", () => {
+    const cutShort: Verdict = {
+      kind: "transient",
+      detail: "HTTP 503",
+      attempts: 1,
+      outOfTime: true,
+    };
+    const last = { ...firstDelivery, receiveCount: 5 };
+    expect(decideDisposition(cutShort, { ...last, deferrals: 0 })).toEqual({
+      action: "defer",
+      delaySeconds: 1,
+      deferrals: 1,
+    });
+    expect(decideDisposition(cutShort, { ...last, deferrals: 3 })).toEqual({
+      action: "defer",
+      delaySeconds: 8,
+      deferrals: 4,
+    });
+    // The wait stops growing at a minute; MAX_DEFERRALS still ends it.
+    expect(decideDisposition(cutShort, { ...last, deferrals: 20 })).toMatchObject({
+      action: "defer",
+      delaySeconds: 60,
+    });
+    expect(decideDisposition(cutShort, { ...last, deferrals: 100 })).toMatchObject({
+      action: "dead-letter",
+      reason: "exhausted",
+      attempts: 1,
+    });
+    // Tries that all ran (HIGHLEVEL_MAX_ATTEMPTS reached) are exhausted on the last receive.
+    const { outOfTime: _, ...allTried } = cutShort;
+    expect(decideDisposition(allTried, last)).toMatchObject({
+      action: "dead-letter",
+      reason: "exhausted",
+    });
+  });
+
   it("hands back a job waiting for its location's budget until just before its turn, and defers it on its last", () => {
     const waiting: Verdict = {
       kind: "throttled",

@@ -32,8 +32,10 @@ export type HighLevelAnswer =
       redirectHost?: string;
       rate: RateLimitHeaders;
       attempts: number;
+      /** The deadline, not `maxAttempts`, ended the tries: fewer were made than allowed. */
+      outOfTime?: true;
     }
-  | { kind: "unreachable"; detail: string; attempts: number }
+  | { kind: "unreachable"; detail: string; attempts: number; outOfTime?: true }
   | { kind: "paced-out"; reason: "burst" | "daily"; retryAfterMs: number; attempts: number };
 
 export type AnsweredCall = Extract<HighLevelAnswer, { kind: "answered" }>;
@@ -192,7 +194,7 @@ async function callPaced(
   for (;;) {
     const startBy = Math.min(context.deadline, context.startBy ?? context.deadline);
     if (startBy - Date.now() <= 0) {
-      return { kind: "unreachable", detail: "no time left in this invocation", attempts };
+      return NO_TIME_LEFT(attempts);
     }
     // Waiting for a slot is a timer, not a socket: the in-flight bound applies to the exchange.
     context.onSlotWait?.(true);
@@ -212,15 +214,19 @@ async function callPaced(
         attempts,
       };
     }
-    attempts += 1;
     let sentAt = Date.now();
+    let sent = false;
     const outcome = await inFlight((): Promise<Exchange> | Exchange => {
       sentAt = Date.now();
       if (context.deadline - sentAt <= 0) {
         return { kind: "failed", detail: "no time left in this invocation" };
       }
+      sent = true;
       return exchange(api, request, context, options);
     });
+    // A try is a request sent: one that waited for a lane past the deadline is none.
+    if (!sent) return NO_TIME_LEFT(attempts);
+    attempts += 1;
     if (outcome.kind === "answered") {
       options.pacer.observe(key, outcome.status, outcome.rate, sentAt);
       options.onAnswer?.(outcome.status);
@@ -238,13 +244,20 @@ async function callPaced(
       Math.random() * Math.min(options.backoffLimitMs ?? 5_000, 300 * 2 ** (attempts - 1));
     if (Date.now() + backoff >= context.deadline) {
       return outcome.kind === "failed"
-        ? { kind: "unreachable", detail: outcome.detail, attempts }
-        : { ...outcome, attempts };
+        ? { kind: "unreachable", detail: outcome.detail, attempts, outOfTime: true }
+        : { ...outcome, attempts, outOfTime: true };
     }
     options.onRetry?.({ attempt: attempts + 1, reason: transient });
     await sleepUntilAtMost(backoff, context.deadline);
   }
 }
+
+const NO_TIME_LEFT = (attempts: number): HighLevelAnswer => ({
+  kind: "unreachable",
+  detail: "no time left in this invocation",
+  attempts,
+  outOfTime: true,
+});
 
 type Exchange =
   | (Omit<AnsweredCall, "attempts"> & { kind: "answered" })

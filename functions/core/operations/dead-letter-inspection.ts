@@ -20,6 +20,12 @@ export interface DeadLetterSummary {
   inFlight: number;
   /** Dead letters SQS still counted as visible after 20 s of empty long polls: not in `total`. */
   unreceived: number;
+  /**
+   * Dead letters of a delivery another dead letter already stands for (the same
+   * `source-message-id`): an invocation stopped after parking a job and before removing it from
+   * the source queue parks it again on its next delivery. Counted in `total`.
+   */
+  repeats: number;
   byReason: Record<string, number>;
   byStatus: Record<string, number>;
   oldest: string | undefined;
@@ -60,6 +66,7 @@ export async function inspectDeadLetters(
     total: 0,
     inFlight: 0,
     unreceived: 0,
+    repeats: 0,
     byReason: {},
     byStatus: {},
     oldest: undefined,
@@ -82,7 +89,13 @@ export async function inspectDeadLetters(
     summary.truncated = held.length >= maxMessages;
     summary.unreceived = scan.unreceived;
     if (!summary.truncated) summary.inFlight = await scan.heldByOthers(held.length);
-    for (const message of held) addToSummary(summary, message, samplesPerReason);
+    const sources = new Set<string>();
+    for (const message of held) {
+      addToSummary(summary, message, samplesPerReason);
+      const source = message.MessageAttributes?.["source-message-id"]?.StringValue;
+      if (source && sources.has(source)) summary.repeats += 1;
+      if (source) sources.add(source);
+    }
     return summary;
   } finally {
     await releaseMessages(client, deadLetterQueueUrl, held);

@@ -102,6 +102,22 @@ function surplusVerdict(turnAt: number): Verdict {
   };
 }
 
+function deferralMessage(verdict: Verdict): string {
+  if (verdict.kind === "throttled" && verdict.tokenExpired) {
+    return "job deferred: waiting for the token refresher";
+  }
+  const untried =
+    (verdict.kind === "transient" && verdict.attempts === 0) ||
+    (verdict.kind === "throttled" && verdict.attempts === 0 && verdict.retryAfterMs === 0);
+  if (untried) {
+    return "job deferred: its last delivery had no time left to try it";
+  }
+  if (verdict.kind === "transient" && verdict.outOfTime) {
+    return "job deferred: its last delivery ran out of time before its tries were done";
+  }
+  return "job deferred: rate budget exhausted";
+}
+
 /** A job there was no time to start: redelivered, or sent back when this was its last receive. */
 function settleUnstarted(
   deps: WorkerDeps,
@@ -219,13 +235,10 @@ async function settle(
   }
   await removeAtOnce(deps, message, job, answerBy);
   if (disposition.action === "defer") {
-    deps.log.warn(
-      verdict.kind === "throttled" && verdict.tokenExpired
-        ? "job deferred: waiting for the token refresher"
-        : "job deferred: rate budget exhausted",
-      context,
-      { delaySeconds: disposition.delaySeconds, deferrals: disposition.deferrals },
-    );
+    deps.log.warn(deferralMessage(verdict), context, {
+      delaySeconds: disposition.delaySeconds,
+      deferrals: disposition.deferrals,
+    });
     return result(deps, { ...base, outcome: "deferred" });
   }
   deps.log.warn("job dead-lettered", context, {

@@ -42,7 +42,14 @@ export type Verdict =
       /** Waiting for the token refresher: the OAuth access token expired or is refused. */
       tokenExpired?: boolean;
     }
-  | { kind: "transient"; detail: string; status?: number; attempts: number }
+  | {
+      kind: "transient";
+      detail: string;
+      status?: number;
+      attempts: number;
+      /** The invocation's time, not HIGHLEVEL_MAX_ATTEMPTS, ended this delivery's tries. */
+      outOfTime?: boolean;
+    }
   | { kind: "invalid-job"; detail: string };
 
 export type AnswerClass =
@@ -93,6 +100,8 @@ export interface DeliveryFacts {
 
 /** SQS's ceiling for DelaySeconds. */
 export const MAX_DELAY_SECONDS = 900;
+/** The longest wait of a job deferred after tries its invocation's time cut short. */
+const OUT_OF_TIME_MAX_DELAY_S = 60;
 
 /**
  * Decides the fate of a message from its verdict and how often it has been seen.
@@ -154,6 +163,18 @@ export function decideDisposition(verdict: Verdict, facts: DeliveryFacts): Dispo
       };
     case "transient":
       if (facts.receiveCount >= facts.maxReceiveCount) {
+        // Exhausted means the last delivery made all its tries. When the invocation's time ended
+        // them first (no call at all, or fewer than allowed), the receives went on hand-backs and
+        // short invocations: it is deferred (a fresh message), as a job not started is, sooner
+        // when no call was made; MAX_DEFERRALS still bounds it.
+        if ((verdict.attempts === 0 || verdict.outOfTime) && facts.deferrals < facts.maxDeferrals) {
+          return {
+            action: "defer",
+            delaySeconds:
+              verdict.attempts === 0 ? 1 : Math.min(OUT_OF_TIME_MAX_DELAY_S, 2 ** facts.deferrals),
+            deferrals: facts.deferrals + 1,
+          };
+        }
         return {
           action: "dead-letter",
           reason: "exhausted",

@@ -59,7 +59,12 @@ export async function resolveVerdict(
           attempts,
         };
       }
-      return { kind: "transient", detail: safe(answer.detail), attempts };
+      return {
+        kind: "transient",
+        detail: safe(answer.detail),
+        attempts,
+        ...(answer.outOfTime && { outOfTime: true }),
+      };
     }
     const detail = safe(answer.message ?? `HTTP ${answer.status}`);
     switch (classifyStatus(answer.status)) {
@@ -88,7 +93,13 @@ export async function resolveVerdict(
       case "already-absent":
         return { kind: "already-absent", attempts };
       case "transient":
-        return { kind: "transient", status: answer.status, detail, attempts };
+        return {
+          kind: "transient",
+          status: answer.status,
+          detail,
+          attempts,
+          ...(answer.outOfTime && { outOfTime: true }),
+        };
       case "throttled":
         throttledAnswers += 1;
         if (throttledAnswers >= MAX_THROTTLED_ANSWERS) {
@@ -177,6 +188,7 @@ async function checkUpload(
       kind: "transient",
       detail: clip(redact(`${detail}; checking the upload failed: ${why}`, context.token)),
       attempts,
+      ...(check.outOfTime && { outOfTime: true }),
     };
   }
   const gone =
