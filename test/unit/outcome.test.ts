@@ -105,15 +105,16 @@ describe("decideDisposition", () => {
       delaySeconds: 8,
       deferrals: 4,
     });
-    // The wait stops growing at a minute; MAX_DEFERRALS still ends it.
-    expect(decideDisposition(cutShort, { ...last, deferrals: 20 })).toMatchObject({
-      action: "defer",
-      delaySeconds: 60,
-    });
-    expect(decideDisposition(cutShort, { ...last, deferrals: 100 })).toMatchObject({
+    // Five such deferrals at most (or MAX_DEFERRALS if lower): a HighLevel that hangs still
+    // fills the DLQ within minutes.
+    expect(decideDisposition(cutShort, { ...last, deferrals: 5 })).toMatchObject({
       action: "dead-letter",
       reason: "exhausted",
       attempts: 1,
+    });
+    expect(decideDisposition(cutShort, { ...last, deferrals: 1, maxDeferrals: 1 })).toMatchObject({
+      action: "dead-letter",
+      reason: "exhausted",
     });
     // Tries that all ran (HIGHLEVEL_MAX_ATTEMPTS reached) are exhausted on the last receive.
     const { outOfTime: _, ...allTried } = cutShort;

@@ -100,8 +100,12 @@ export interface DeliveryFacts {
 
 /** SQS's ceiling for DelaySeconds. */
 export const MAX_DELAY_SECONDS = 900;
-/** The longest wait of a job deferred after tries its invocation's time cut short. */
-const OUT_OF_TIME_MAX_DELAY_S = 60;
+/**
+ * How many deferrals a job whose tries its invocations' time cut short may have before it is
+ * exhausted: enough for a busy moment, few enough that a HighLevel that hangs (every try a
+ * timeout) still fills the DLQ within minutes.
+ */
+const CUT_SHORT_MAX_DEFERRALS = 5;
 
 /**
  * Decides the fate of a message from its verdict and how often it has been seen.
@@ -163,15 +167,19 @@ export function decideDisposition(verdict: Verdict, facts: DeliveryFacts): Dispo
       };
     case "transient":
       if (facts.receiveCount >= facts.maxReceiveCount) {
-        // Exhausted means the last delivery made all its tries. When the invocation's time ended
-        // them first (no call at all, or fewer than allowed), the receives went on hand-backs and
-        // short invocations: it is deferred (a fresh message), as a job not started is, sooner
-        // when no call was made; MAX_DEFERRALS still bounds it.
-        if ((verdict.attempts === 0 || verdict.outOfTime) && facts.deferrals < facts.maxDeferrals) {
+        // Exhausted means the last delivery made all its tries. A delivery that sent no call
+        // (its time ran out waiting for a slot or a lane) is deferred as a job not started is;
+        // one whose tries the deadline cut short is deferred a few times, backing off.
+        if (verdict.attempts === 0 && facts.deferrals < facts.maxDeferrals) {
+          return { action: "defer", delaySeconds: 1, deferrals: facts.deferrals + 1 };
+        }
+        if (
+          verdict.outOfTime &&
+          facts.deferrals < Math.min(facts.maxDeferrals, CUT_SHORT_MAX_DEFERRALS)
+        ) {
           return {
             action: "defer",
-            delaySeconds:
-              verdict.attempts === 0 ? 1 : Math.min(OUT_OF_TIME_MAX_DELAY_S, 2 ** facts.deferrals),
+            delaySeconds: 2 ** facts.deferrals,
             deferrals: facts.deferrals + 1,
           };
         }
