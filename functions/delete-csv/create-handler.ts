@@ -5,7 +5,7 @@ import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadWorkerConfig } from "../core/config.ts";
 import { BatchMetrics, logger, metrics } from "../core/observability.ts";
-import type { FlushReport, RunEntry } from "../core/runs/run-recorder.ts";
+import { recordBatchResults, type SettledMessage } from "../core/worker/batch-results.ts";
 import { createBatchSettler } from "../core/worker/deletion-worker.ts";
 import {
   createRunRecorder,
@@ -13,9 +13,6 @@ import {
   type RuntimeOverrides,
 } from "../core/worker/worker-runtime.ts";
 import { toQueueMessage } from "./sqs-record.ts";
-
-/** The results write ends this long before the invocation's deadline. */
-const FLUSH_MARGIN_MS = 100;
 
 class RedeliveryRequested extends Error {
   override name = "RedeliveryRequested";
@@ -55,11 +52,18 @@ export function createDeleteCsvHandler(
     const processor = new BatchProcessor(EventType.SQS);
     const started = Date.now();
     const outcomes: Record<string, number> = {};
-    const settled: Array<[messageId: string, entry: RunEntry]> = [];
+    const settled: SettledMessage[] = [];
     let calls = 0;
     const handleRecord = async (record: SQSRecord) => {
-      const result = await settle(toQueueMessage(record));
-      if (result.run && !result.runRecorded) settled.push([record.messageId, result.run]);
+      const message = toQueueMessage(record);
+      const result = await settle(message);
+      if (result.run && !result.runRecorded) {
+        settled.push({
+          messageId: message.messageId,
+          receiveCount: message.receiveCount,
+          entry: result.run,
+        });
+      }
       outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
       calls += result.calls;
       if (result.outcome === "redelivered" || result.outcome === "handed-back") {
@@ -71,21 +75,11 @@ export function createDeleteCsvHandler(
       processInParallel: true,
       throwOnFullBatchFailure: false,
     });
-    // The results and run counts of this batch, before Lambda's answer; a failed write is
-    // kept for the next batch and never changes a job's outcome. An invocation past its
-    // deadline writes nothing: Lambda has failed it, its messages come back and are counted then.
-    const remaining = context.getRemainingTimeInMillis();
-    let recorded: FlushReport = {
-      runs: 0,
-      linesWritten: 0,
-      linesHeld: 0,
-      linesDropped: 0,
-      countsHeld: 0,
-    };
-    if (remaining > FLUSH_MARGIN_MS) {
-      for (const [messageId, entry] of settled) runs.add(messageId, entry);
-      recorded = await runs.flush(Date.now() + remaining - FLUSH_MARGIN_MS);
-    }
+    // The results and run counts of this batch, before Lambda's answer deletes its messages.
+    const { report: recorded, comeBack } = await recordBatchResults(runs, settled, {
+      remainingMs: context.getRemainingTimeInMillis(),
+      maxReceiveCount: config.maxReceiveCount,
+    });
     counts.recordResults(recorded);
     counts.flush();
     // One line per batch: what happened to its jobs. Failing jobs have their own WARN lines.
@@ -99,9 +93,16 @@ export function createDeleteCsvHandler(
         ...(recorded.linesHeld && { resultsHeld: recorded.linesHeld }),
         ...(recorded.linesDropped && { resultsDropped: recorded.linesDropped }),
       }),
+      ...(comeBack.length > 0 && { resultsNotStoredComeBack: comeBack.length }),
       durationMs: Date.now() - started,
     });
-    return response;
+    // A new answer: Powertools shares one empty response object between invocations.
+    return {
+      batchItemFailures: [
+        ...response.batchItemFailures,
+        ...comeBack.map((messageId) => ({ itemIdentifier: messageId })),
+      ],
+    };
   };
 
   return middy(processBatch)

@@ -32,6 +32,20 @@ export interface FlushReport {
   /** Lines given up (counted in the run's `resultsMissing`). */
   linesDropped: number;
   countsHeld: number;
+  /** Runs whose lines this write could not store (held or dropped). */
+  runsUnstored: string[];
+}
+
+/** A flush that wrote nothing. */
+export function emptyFlushReport(): FlushReport {
+  return {
+    runs: 0,
+    linesWritten: 0,
+    linesHeld: 0,
+    linesDropped: 0,
+    countsHeld: 0,
+    runsUnstored: [],
+  };
 }
 
 /**
@@ -123,13 +137,7 @@ export class RunRecorder {
 
   /** Writes what was gathered (and what earlier writes left), by `deadline`. */
   async flush(deadline: number): Promise<FlushReport> {
-    const report: FlushReport = {
-      runs: this.#pending.size,
-      linesWritten: 0,
-      linesHeld: 0,
-      linesDropped: 0,
-      countsHeld: 0,
-    };
+    const report: FlushReport = { ...emptyFlushReport(), runs: this.#pending.size };
     if (this.#pending.size === 0) return report;
     const runs = this.#pending;
     this.#pending = new Map();
@@ -161,6 +169,7 @@ export class RunRecorder {
       this.#run(runId).lines.unshift(...keep);
       report.linesHeld += keep.length;
       report.linesDropped += dropped;
+      report.runsUnstored.push(runId);
       this.#log.warn("could not write job results; they are kept for the next batch's write", {
         runId,
         lines: lines.length,
