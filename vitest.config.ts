@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { SlowestFirst } from "./test/slowest-first.ts";
 
 export default defineConfig({
   test: {
@@ -6,10 +7,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: "forks",
-    // Two files at a time on two cores (Vitest's default here is one): most tests wait on
+    // Three files at a time on two cores (Vitest's default here is one): most tests wait on
     // sockets and timers, not the CPU, and every wait in them is bounded by an event, not a
     // fixed time (issue #28).
     maxWorkers: 3,
+    sequence: { sequencer: SlowestFirst },
     // Worker logs are shown for failing tests only.
     silent: "passed-only",
     env: {
