@@ -7,7 +7,8 @@ const ENDS = new Set<JobResult["outcome"]>(["deleted", "already-absent", "dead-l
  * (deleted, already absent, dead-lettered) counts once: an invocation that overran its timeout
  * may have deleted a job before the poller stopped it (`invocation-scope.ts`), while SQS
  * delivers its messages again; the second end of one message (`already-absent` after
- * `deleted`) is the echo of the first, not another job.
+ * `deleted`) is the echo of the first, not another job. A deferral (a new message carrying its
+ * first message's id) ends for that first message.
  */
 export class OutcomeTally {
   /** Messages whose end was counted: about 80 bytes each, a million jobs in about 80 MB. */
@@ -28,8 +29,11 @@ export class OutcomeTally {
     this.calls += result.calls;
     if (result.duplicate) this.duplicates += 1;
     if (ENDS.has(result.outcome)) {
-      if (this.#ended.has(result.messageId)) return;
-      this.#ended.add(result.messageId);
+      // A deferral is the same job as the message it replaced: both can end when an invocation
+      // stopped between sending the deferral and removing the original.
+      const job = result.originId ?? result.messageId;
+      if (this.#ended.has(job)) return;
+      this.#ended.add(job);
     }
     switch (result.outcome) {
       case "deleted":

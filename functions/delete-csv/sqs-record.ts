@@ -2,6 +2,7 @@ import type { SQSRecord } from "aws-lambda";
 import {
   type QueueMessage,
   readDeferrals,
+  readOriginId,
   readRedrivenFrom,
 } from "../core/worker/queue-message.ts";
 
@@ -9,6 +10,7 @@ import {
 export function toQueueMessage(record: SQSRecord): QueueMessage {
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount);
   const redrivenFrom = readRedrivenFrom(record.messageAttributes);
+  const originId = readOriginId(record.messageAttributes);
   return {
     messageId: record.messageId,
     receiptHandle: record.receiptHandle ?? "",
@@ -16,5 +18,6 @@ export function toQueueMessage(record: SQSRecord): QueueMessage {
     receiveCount: Number.isInteger(receiveCount) && receiveCount > 0 ? receiveCount : 1,
     deferrals: readDeferrals(record.messageAttributes),
     ...(redrivenFrom && { redrivenFrom }),
+    ...(originId && { originId }),
   };
 }

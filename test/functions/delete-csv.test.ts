@@ -1,3 +1,4 @@
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDeleteCsvHandler } from "../../functions/delete-csv/create-handler.ts";
 import { startEmbeddedDynamoDb } from "../../local/embedded-dynamodb.ts";
@@ -318,7 +319,7 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     const upload = h.sandbox.addUpload("locA");
     h.sandbox.script("locA", upload._id, [429, 429, 429]);
     const body = h.job("locA", upload._id);
-    await h.send(body);
+    const sentId = await h.send(body);
 
     const { response } = await h.deliver(4_000);
 
@@ -329,6 +330,8 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     expect(deferred).toHaveLength(1);
     expect(deferred[0]?.body).toBe(body);
     expect(deferred[0]?.messageAttributes?.deferrals?.StringValue).toBe("1");
+    // The deferral is the same job: it names the job's first message.
+    expect(deferred[0]?.messageAttributes?.["source-message-id"]?.StringValue).toBe(sentId);
     expect(h.results.map((r) => r.outcome)).toEqual(["deferred"]);
   });
 
@@ -339,14 +342,28 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     });
     const upload = h.sandbox.addUpload("locA");
     h.sandbox.script("locA", upload._id, [429]);
-    await h.send(h.job("locA", upload._id), { deferrals: "2" });
+    // The job's second deferral: it carries its first message's id.
+    await h.sqs.client.send(
+      new SendMessageCommand({
+        QueueUrl: h.queues.queueUrl,
+        MessageBody: h.job("locA", upload._id),
+        MessageAttributes: {
+          deferrals: { DataType: "Number", StringValue: "2" },
+          "source-message-id": { DataType: "String", StringValue: "first-message-of-the-job" },
+        },
+      }),
+    );
 
     await h.deliver(4_000);
 
     expect(h.deadLetters()[0]?.attributes).toMatchObject({
       "failure-reason": "throttled",
       "failure-status": "429",
+      "source-message-id": "first-message-of-the-job",
     });
+    expect(h.results).toMatchObject([
+      { outcome: "dead-lettered", originId: "first-message-of-the-job" },
+    ]);
     expect(h.pending()).toHaveLength(0);
   });
 

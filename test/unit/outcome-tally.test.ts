@@ -15,4 +15,14 @@ describe("OutcomeTally", () => {
     expect(tally.deadLettered).toEqual({ rejected: 1 });
     expect(tally.finished).toBe(3);
   });
+
+  it("counts a job once when both its deferral and the message it replaced end", () => {
+    const tally = new OutcomeTally();
+    // m-1 was deferred as d-1, but its invocation stopped before removing it: both came back.
+    tally.record({ messageId: "m-1", outcome: "deleted", calls: 1 });
+    tally.record({ messageId: "d-1", originId: "m-1", outcome: "already-absent", calls: 1 });
+    tally.record({ messageId: "d-2", originId: "m-2", outcome: "deleted", calls: 1 });
+    expect(tally).toMatchObject({ deleted: 2, alreadyAbsent: 0 });
+    expect(tally.finished).toBe(2);
+  });
 });

@@ -5,7 +5,9 @@ import {
   DEFERRALS_ATTRIBUTE,
   FAILURE_REASON_ATTRIBUTE,
   type MessageAttributes,
+  originOf,
   type QueueMessage,
+  SOURCE_MESSAGE_ATTRIBUTE,
 } from "./queue-message.ts";
 
 export { MAX_DETAIL_BYTES as MAX_FAILURE_DETAIL_BYTES } from "../detail.ts";
@@ -35,7 +37,7 @@ export function failureAttributes(
     "failure-detail": { DataType: "String", StringValue: cleanDetail(redact(failure.detail)) },
     "failure-attempts": { DataType: "Number", StringValue: String(failure.attempts) },
     "failed-at": { DataType: "String", StringValue: failedAt.toISOString() },
-    "source-message-id": { DataType: "String", StringValue: sourceMessageId },
+    [SOURCE_MESSAGE_ATTRIBUTE]: { DataType: "String", StringValue: sourceMessageId },
   };
   if (failure.status !== undefined) {
     attributes["failure-status"] = { DataType: "Number", StringValue: String(failure.status) };
@@ -56,7 +58,7 @@ export async function sendToDeadLetterQueue(
   options: { redact?: (text: string) => string; abortSignal?: AbortSignal } = {},
 ): Promise<void> {
   const { SendMessageCommand } = await loadSqs();
-  const full = failureAttributes(failure, message.messageId, new Date(), options.redact);
+  const full = failureAttributes(failure, originOf(message), new Date(), options.redact);
   const { "failure-detail": _detail, ...withoutDetail } = full;
   const reasonOnly: MessageAttributes = { "failure-reason": full["failure-reason"] as never };
   for (const attributes of [full, withoutDetail, reasonOnly]) {
@@ -96,6 +98,8 @@ export async function deferToSourceQueue(
       DelaySeconds: deferral.delaySeconds,
       MessageAttributes: {
         [DEFERRALS_ATTRIBUTE]: { DataType: "Number", StringValue: String(deferral.deferrals) },
+        // The job's first message: a deferral is the same job, not another one.
+        [SOURCE_MESSAGE_ATTRIBUTE]: { DataType: "String", StringValue: originOf(message) },
         // A redriven dead letter stays one until it settles: its run's counts depend on it.
         ...(message.redrivenFrom && {
           [FAILURE_REASON_ATTRIBUTE]: { DataType: "String", StringValue: message.redrivenFrom },

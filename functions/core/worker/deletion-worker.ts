@@ -136,7 +136,7 @@ function settleUnstarted(
     };
     return settle(deps, message, notStarted, answerBy, job);
   }
-  return result(deps, { messageId: message.messageId, outcome: "redelivered", calls: 0 });
+  return result(deps, { ...idsOf(message), outcome: "redelivered", calls: 0 });
 }
 
 /** Another copy of a job this batch already worked on shares that copy's fate. */
@@ -148,7 +148,7 @@ async function settleDuplicate(
   answerBy: number,
 ): Promise<JobResult> {
   const base = {
-    messageId: message.messageId,
+    ...idsOf(message),
     calls: 0,
     duplicate: true,
     run: runEntry(message, job, undefined),
@@ -176,7 +176,7 @@ async function settle(
 ): Promise<JobResult> {
   const calls = verdict.kind === "invalid-job" ? 0 : verdict.attempts;
   const base = {
-    messageId: message.messageId,
+    ...idsOf(message),
     calls,
     ...(verdict.kind === "throttled" && verdict.tokenExpired && { tokenExpired: true }),
   };
@@ -252,6 +252,11 @@ async function settle(
     reason: disposition.reason,
     ...(deadLetterEntry && { run: deadLetterEntry, runRecorded: Boolean(deps.runs) }),
   });
+}
+
+/** The message's id, and its job's first message's when it is a deferral. */
+function idsOf(message: QueueMessage): Pick<JobResult, "messageId" | "originId"> {
+  return { messageId: message.messageId, ...(message.originId && { originId: message.originId }) };
 }
 
 function result(deps: WorkerDeps, jobResult: JobResult): JobResult {

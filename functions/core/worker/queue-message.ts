@@ -19,10 +19,16 @@ export interface QueueMessage {
    * keep attributes): its run counted it as that dead letter, which its new outcome replaces.
    */
   redrivenFrom?: FailureReason;
+  /**
+   * The id of the job's first message when this one is a deferral of it (the
+   * `source-message-id` attribute deferrals carry): one job, however many times it was sent back.
+   */
+  originId?: string;
 }
 
 export const DEFERRALS_ATTRIBUTE = "deferrals";
 export const FAILURE_REASON_ATTRIBUTE = "failure-reason";
+export const SOURCE_MESSAGE_ATTRIBUTE = "source-message-id";
 
 type AttributeMap =
   | Record<string, { StringValue?: string; stringValue?: string } | undefined>
@@ -33,6 +39,18 @@ export function readRedrivenFrom(attributes: AttributeMap): FailureReason | unde
   const attribute = attributes?.[FAILURE_REASON_ATTRIBUTE];
   const raw = attribute?.StringValue ?? attribute?.stringValue;
   return FAILURE_REASONS.find((reason) => reason === raw);
+}
+
+/** The id of the job's first message, from the `source-message-id` a deferral carries. */
+export function readOriginId(attributes: AttributeMap): string | undefined {
+  const attribute = attributes?.[SOURCE_MESSAGE_ATTRIBUTE];
+  const raw = attribute?.StringValue ?? attribute?.stringValue;
+  return raw && raw.length <= 128 ? raw : undefined;
+}
+
+/** The job's first message: this one, unless it is a deferral of an earlier one. */
+export function originOf(message: Pick<QueueMessage, "messageId" | "originId">): string {
+  return message.originId ?? message.messageId;
 }
 
 /** Reads the `deferrals` count from message attributes in either SDK or Lambda-event spelling. */

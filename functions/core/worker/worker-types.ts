@@ -20,6 +20,8 @@ export type JobOutcome =
 
 export interface JobResult {
   messageId: string;
+  /** The job's first message when this one is a deferral of it (`QueueMessage.originId`). */
+  originId?: string;
   outcome: JobOutcome;
   reason?: FailureReason;
   /** True when another message of the same batch carried the same job. */
