@@ -200,13 +200,36 @@ describe("delete-csv handler: DESIGN.md's outcome table", () => {
     expect(third.messages[0]?.Attributes?.ApproximateReceiveCount).toBe("3");
     expect(third.response.batchItemFailures).toEqual([]);
     expect(h.sandbox.callsTo("DELETE")).toHaveLength(9);
+    // Before the dead letter, one GET looked: the upload is still there.
+    expect(h.sandbox.callsTo("GET")).toHaveLength(1);
     const [dead] = h.deadLetters();
     expect(dead?.body).toBe(body);
     expect(dead?.attributes).toMatchObject({
       "failure-reason": "exhausted",
       "failure-status": "503",
-      "failure-attempts": "3",
+      "failure-attempts": "4",
     });
+    expect(h.pending()).toHaveLength(0);
+  });
+
+  it("looks before dead-lettering as exhausted: a try whose answer was lost had deleted the upload", async () => {
+    const h = await start({
+      maxReceiveCount: 1,
+      env: { HIGHLEVEL_MAX_ATTEMPTS: "2", HIGHLEVEL_TIMEOUT_MS: "300" },
+      sandbox: { slowMs: 5_000 },
+    });
+    const upload = h.sandbox.addUpload("locA");
+    // The first DELETE deletes and never answers in time; the second draws a 503.
+    h.sandbox.script("locA", upload._id, ["slow", 503]);
+    await h.send(h.job("locA", upload._id));
+
+    const { response } = await h.deliver();
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.sandbox.callsTo("DELETE")).toHaveLength(2);
+    expect(h.sandbox.callsTo("GET")).toHaveLength(1);
+    expect(h.results).toMatchObject([{ outcome: "already-absent", calls: 3 }]);
+    expect(h.deadLetters()).toHaveLength(0);
     expect(h.pending()).toHaveLength(0);
   });
 

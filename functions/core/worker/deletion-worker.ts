@@ -4,7 +4,7 @@ import { planBatch } from "./batch-plan.ts";
 import { decideDisposition, type Verdict } from "./outcome.ts";
 import { describeError, handBack, logContext, park, removeAtOnce } from "./parking.ts";
 import type { QueueMessage } from "./queue-message.ts";
-import { resolveVerdict } from "./resolve-verdict.ts";
+import { lookBeforeExhausting, resolveVerdict, type VerdictTiming } from "./resolve-verdict.ts";
 import { runEntry } from "./run-entry.ts";
 import { TAIL_RELEASE_MS, TailRelease } from "./tail-release.ts";
 import type { JobResult, WorkerDeps } from "./worker-types.ts";
@@ -77,18 +77,44 @@ export function createBatchSettler(
         return settle(deps, message, surplusVerdict(turnAt), answerBy, job);
       }
       tail.started();
-      const verdict = await resolveVerdict(job, deps, {
+      const timing = {
         deadline: workDeadline,
         startBy,
         release: tail.signal,
         onSlotWait: tail.slotWait,
-      }).finally(tail.settled);
+      };
+      const verdict = await resolveVerdict(job, deps, timing)
+        .then((found) => lookIfExhausting(deps, message, job, found, timing))
+        .finally(tail.settled);
       return settle(deps, message, verdict, answerBy, job);
     })();
     firstCopies.set(jobKey(job), own);
     return own;
   };
   return settleJob;
+}
+
+/** A verdict that would dead-letter the job as exhausted is checked with a GET first. */
+function lookIfExhausting(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  job: DeletionJob,
+  verdict: Verdict,
+  timing: VerdictTiming,
+): Promise<Verdict> | Verdict {
+  if (verdict.kind !== "transient") return verdict;
+  const disposition = decideDisposition(verdict, deliveryFacts(deps, message));
+  if (disposition.action !== "dead-letter" || disposition.reason !== "exhausted") return verdict;
+  return lookBeforeExhausting(job, verdict, deps, timing);
+}
+
+function deliveryFacts(deps: WorkerDeps, message: QueueMessage) {
+  return {
+    receiveCount: message.receiveCount,
+    maxReceiveCount: deps.config.maxReceiveCount,
+    deferrals: message.deferrals,
+    maxDeferrals: deps.config.maxDeferrals,
+  };
 }
 
 /** A job its location's budget cannot serve in this invocation: back on the queue until its turn. */
@@ -180,12 +206,7 @@ async function settle(
     calls,
     ...(verdict.kind === "throttled" && verdict.tokenExpired && { tokenExpired: true }),
   };
-  const disposition = decideDisposition(verdict, {
-    receiveCount: message.receiveCount,
-    maxReceiveCount: deps.config.maxReceiveCount,
-    deferrals: message.deferrals,
-    maxDeferrals: deps.config.maxDeferrals,
-  });
+  const disposition = decideDisposition(verdict, deliveryFacts(deps, message));
   const context = logContext(message, job);
   switch (disposition.action) {
     case "remove":

@@ -191,14 +191,41 @@ async function checkUpload(
       ...(check.outOfTime && { outOfTime: true }),
     };
   }
-  const gone =
+  if (isGone(check)) return { kind: "already-absent", attempts };
+  return { kind: "rejected", status: answer.status, detail, attempts };
+}
+
+/**
+ * Before a job is dead-lettered as exhausted: a try whose answer was lost (a reset, a timeout)
+ * may have deleted the upload, so one GET looks. Gone → already-absent; anything else (still
+ * there, or no answer) leaves the verdict as it was, with the GET's attempt counted.
+ */
+export async function lookBeforeExhausting(
+  job: DeletionJob,
+  verdict: Extract<Verdict, { kind: "transient" }>,
+  deps: VerdictDeps,
+  timing: VerdictTiming,
+): Promise<Verdict> {
+  let token: string;
+  try {
+    token = await readToken(deps.tokens, job.locationId, timing.deadline);
+  } catch {
+    return verdict;
+  }
+  const check = await deps.client.getCsv(job.locationId, job.csvId, { ...timing, token });
+  const attempts = verdict.attempts + check.attempts;
+  if (check.kind === "answered" && isGone(check)) return { kind: "already-absent", attempts };
+  return { ...verdict, attempts };
+}
+
+function isGone(check: AnsweredCall): boolean {
+  return (
     check.status === 404 ||
     (check.status >= 200 &&
       check.status < 300 &&
       check.bodyState === "complete" &&
-      readCsvStatus(check.body) === "deleted");
-  if (gone) return { kind: "already-absent", attempts };
-  return { kind: "rejected", status: answer.status, detail, attempts };
+      readCsvStatus(check.body) === "deleted")
+  );
 }
 
 function pacedOut(
