@@ -1,7 +1,10 @@
 import { MEMORY_GB, PRICE } from "./cost-model.ts";
 import type { FleetResult } from "./fleet-drain.ts";
 
-/** DynamoDB on-demand, us-east-1 list prices: $0.625 per million writes, $0.125 per million reads. */
+/**
+ * DynamoDB on-demand, us-east-1 list prices: $0.625 per million write units (a write costs a unit
+ * per KB of its item), $0.125 per million reads.
+ */
 const TABLE_PRICE = { write: 0.625 / 1e6, read: 0.125 / 1e6 };
 /** SQS sends, receives and deletes at most 10 messages per request. */
 const SQS_BATCH = 10;
@@ -27,7 +30,7 @@ export function fleetCost(r: FleetResult) {
   const sqs = 1e6 * sqsRequests * PRICE.sqsRequest;
   const table =
     1e6 *
-    (r.tableWritesPerDeletion * TABLE_PRICE.write + r.tableReadsPerDeletion * TABLE_PRICE.read);
+    (r.tableWriteUnitsPerDeletion * TABLE_PRICE.write + r.tableReadsPerDeletion * TABLE_PRICE.read);
   return {
     gbSecondsPerMillion: 1e6 * perDeletion(gbSeconds),
     lambda,

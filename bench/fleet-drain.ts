@@ -68,7 +68,9 @@ export interface FleetResult {
   invocations: number;
   /** Time inside invocations, all containers, seconds: what Lambda bills. */
   busySeconds: number;
+  /** Write requests to the coordination table, and the write units they cost (1 KB each). */
   tableWritesPerDeletion: number;
+  tableWriteUnitsPerDeletion: number;
   tableReadsPerDeletion: number;
   /** Booking writes whose condition failed, and slots given up as stale, per deletion. */
   tableConflictsPerDeletion: number;
@@ -183,6 +185,9 @@ export async function drainWithFleet(fleet: FleetCase): Promise<FleetResult> {
     invocations: sum((r) => r.batches),
     busySeconds: sum((r) => r.busyMs) / 1000,
     tableWritesPerDeletion: sum((r) => r.table.writes) / Math.max(1, deleted),
+    // Runs from before write units were counted hold none: a write was a unit then.
+    tableWriteUnitsPerDeletion:
+      sum((r) => r.table.writeUnits ?? r.table.writes) / Math.max(1, deleted),
     tableReadsPerDeletion: sum((r) => r.table.reads) / Math.max(1, deleted),
     tableConflictsPerDeletion: sum((r) => r.table.conflicts) / Math.max(1, deleted),
     staleSlotsPerDeletion: sum((r) => r.table.staleSlots) / Math.max(1, deleted),

@@ -42,7 +42,13 @@ export interface FleetWorkerReport {
   busyMs: number;
   /** CPU time this process used (user + system), ms. */
   cpuMs: number;
-  table: { writes: number; reads: number; conflicts: number; staleSlots: number };
+  table: {
+    writes: number;
+    writeUnits: number;
+    reads: number;
+    conflicts: number;
+    staleSlots: number;
+  };
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as FleetWorkerConfig;
@@ -104,7 +110,7 @@ const report: FleetWorkerReport = {
   table:
     pacer instanceof FleetBudget
       ? pacer.requests
-      : { writes: 0, reads: 0, conflicts: 0, staleSlots: 0 },
+      : { writes: 0, writeUnits: 0, reads: 0, conflicts: 0, staleSlots: 0 },
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
 process.exit(0);

@@ -1,6 +1,6 @@
-import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
-import { budgetItemKey } from "../../functions/core/highlevel/fleet-budget.ts";
+import { budgetPlace } from "../../functions/core/highlevel/fleet-budget.ts";
 import { budgetKey } from "../../functions/core/highlevel/highlevel-client.ts";
 import type { JobResult } from "../../functions/core/worker/deletion-worker.ts";
 import { startEmbeddedDynamoDb } from "../../local/embedded-dynamodb.ts";
@@ -49,16 +49,23 @@ async function start(
   /** Another container booked `locationId`'s budget until `atMs` from now, a slot every `spacingMs`. */
   const bookAhead = async (locationId: string, atMs: number, spacingMs: number) => {
     if (!table) throw new Error("bookAhead needs the coordination table");
+    const place = budgetPlace(budgetKey(locationId, TEST_TOKEN));
     await table.client.send(
-      new PutItemCommand({
+      new UpdateItemCommand({
         TableName: table.tableName,
-        Item: {
-          pk: { S: budgetItemKey(budgetKey(locationId, TEST_TOKEN)) },
-          tat: { N: String(Date.now() + atMs) },
-          spacing: { N: String(spacingMs) },
+        Key: { pk: { S: place.pk } },
+        UpdateExpression: "SET #tat = :tat, #spacing = :spacing, #slack = :slack",
+        ExpressionAttributeNames: {
+          "#tat": place.attribute("tat"),
+          "#spacing": place.attribute("spacing"),
+          "#slack": place.attribute("slack"),
+        },
+        ExpressionAttributeValues: {
+          ":tat": { N: String(Date.now() + atMs) },
+          ":spacing": { N: String(spacingMs) },
           // How late a lane may take its slot: generous, so that a busy machine waking a lane
           // late does not make it give up its slot (what these tests check is the order).
-          slack: { N: String(Math.max(spacingMs, 1_000)) },
+          ":slack": { N: String(Math.max(spacingMs, 1_000)) },
         },
       }),
     );

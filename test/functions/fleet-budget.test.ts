@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startLatencyProxy } from "../../bench/latency-proxy.ts";
 import { BudgetTable, num } from "../../functions/core/highlevel/budget-table.ts";
 import {
-  budgetItemKey,
+  budgetPlace,
   budgetSchedule,
   FleetBudget,
 } from "../../functions/core/highlevel/fleet-budget.ts";
@@ -193,8 +193,9 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     await createLocalDynamoDbClient(table.endpoint).send(
       new UpdateItemCommand({
         TableName: table.tableName,
-        Key: { pk: { S: budgetItemKey(key) } },
-        UpdateExpression: "SET tat = :past",
+        Key: { pk: { S: budgetPlace(key).pk } },
+        UpdateExpression: "SET #tat = :past",
+        ExpressionAttributeNames: { "#tat": budgetPlace(key).attribute("tat") },
         ExpressionAttributeValues: { ":past": { N: String(Date.now() - 10_000) } },
       }),
     );
@@ -392,8 +393,9 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
       await client.send(
         new UpdateItemCommand({
           TableName: table.tableName,
-          Key: { pk: { S: budgetItemKey(key) } },
-          UpdateExpression: "SET tat = :tat",
+          Key: { pk: { S: budgetPlace(key).pk } },
+          UpdateExpression: "SET #tat = :tat",
+          ExpressionAttributeNames: { "#tat": budgetPlace(key).attribute("tat") },
           ExpressionAttributeValues: { ":tat": num(tat) },
         }),
       );

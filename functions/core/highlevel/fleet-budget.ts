@@ -11,7 +11,7 @@ import {
   unknownBudget,
 } from "./slot-booking.ts";
 
-export { budgetItemKey, budgetSchedule } from "./budget-table.ts";
+export { budgetPlace, budgetSchedule } from "./budget-table.ts";
 
 import {
   type BudgetCapacity,
@@ -44,7 +44,8 @@ export interface FleetBudgetOptions {
 
 /**
  * One rate budget per location and token for the whole fleet, kept in the coordination table
- * (`pk = "budget#<locationId>#<token fingerprint>"`).
+ * (a token's budgets spread over 16 items, `pk = "budgets#<token fingerprint>#<shard>"`, so
+ * that one write books a batch's calls for every location of a shard: `budget-table.ts`).
  *
  * It spaces calls evenly: the item holds the budget's next free slot, and each permit moves it
  * on by `interval / (max − reserve)` (`budgetSchedule`) in one conditional `UpdateItem`, so in

@@ -93,7 +93,8 @@ export type Take =
 
 /**
  * Books up to `wanted` consecutive slots of a budget that all fall before `latest`, in one
- * conditional write when this container's view of the table is right, learning from the item
+ * conditional write when this container's view of the table is right (shared with the other
+ * budgets of its shard item booked in the same turn: a batch's first calls), learning from the item
  * when it is not (at most four tries); says when the budget is busy, spent for the day, or
  * idle past what it could learn.
  */
@@ -162,6 +163,7 @@ export async function takeSlots(
           { ...values, ":start": num(start) },
           `(attribute_not_exists(tat) OR tat < :floor) AND ${notDaily}${spacingHolds}`,
           deadline,
+          true,
         )
       : await table.update(
           key,
@@ -173,6 +175,7 @@ export async function takeSlots(
           { ...values, ":lastStart": num(latest - (slots - 1) * spacing) },
           `tat BETWEEN :floor AND :lastStart AND ${notDaily}${spacingHolds}${limitKnown}`,
           deadline,
+          true,
         );
     if (taken.ok) {
       const moved = slots > 1 ? span : (readNumber(taken.item.spacing) ?? step);
