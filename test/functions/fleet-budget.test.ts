@@ -104,18 +104,21 @@ function busiestWindow(grants: number[], windowMs: number): number {
 
 describe("budgetSchedule", () => {
   it.each([
-    [50, 2_000, 49],
-    [10, 1_000, 9],
-    [100, 10_000, 98],
-    [1_000_000, 10_000, 980_000],
+    [50, 2_000, 49, 1],
+    [10, 1_000, 9, 1],
+    [20, 10_000, 19, 1],
+    [100, 10_000, 97, 2],
+    [1_000_000, 10_000, 970_000, 20_000],
   ])(
-    "spends %i calls / %i ms as %i evenly spaced slots, late by at most the reserve",
-    (max, intervalMs, calls) => {
+    "spends %i calls / %i ms as %i evenly spaced slots, late by at most %i spacings",
+    (max, intervalMs, calls, lateSpacings) => {
       const { spacingMs, slackMs } = budgetSchedule(max, intervalMs);
       // Just under `calls` slots fit in one window: never `calls` + 1.
       expect(intervalMs / spacingMs).toBeLessThan(calls);
       expect(intervalMs / spacingMs).toBeGreaterThan(calls * 0.9998);
-      expect(Math.round(slackMs / spacingMs)).toBe(max - calls);
+      expect(Math.round(slackMs / spacingMs)).toBe(lateSpacings);
+      // What lateness adds to a window stays within the budget, with room for the way there.
+      expect(calls + lateSpacings).toBeLessThanOrEqual(max);
     },
   );
 
@@ -237,6 +240,88 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     // With nothing more expected, the next call books one slot again.
     await budget.acquire(key, Date.now() + 5_000, 1_000);
     expect(budget.requests.writes - writesBefore).toBe(2);
+  });
+
+  it("books a batch over 60 locations in one write per shard item, each location evenly spaced", async () => {
+    table = await startEmbeddedDynamoDb();
+    const budget = budgetOn(table);
+    const locations = Array.from({ length: 60 }, (_, n) => `agencyLoc${n}`);
+    const keyOf = (location: string) => `${location}:fingerprint1`;
+    for (const location of locations) {
+      budget.observe(
+        keyOf(location),
+        200,
+        { max: 20, remaining: 19, intervalMs: 2_000 },
+        Date.now(),
+      );
+    }
+    await budget.flush();
+    const writesBefore = budget.requests.writes;
+    const shards = new Set(locations.map((location) => budgetPlace(keyOf(location)).pk));
+
+    // A batch: two jobs of each location, every job asking at once.
+    for (const location of locations) budget.expect(location, 2);
+    const permits = await Promise.all(
+      locations.flatMap((location) =>
+        [1, 2].map(async () => ({
+          location,
+          permit: await budget.acquire(keyOf(location), Date.now() + 5_000, 3_000),
+        })),
+      ),
+    );
+
+    expect(permits.every(({ permit }) => permit.granted)).toBe(true);
+    // One write per shard item the batch touches (16 at most), not one per location (60).
+    expect(shards.size).toBeLessThanOrEqual(16);
+    expect(budget.requests.writes - writesBefore).toBe(shards.size);
+    const { spacingMs } = budgetSchedule(20, 2_000);
+    for (const location of locations) {
+      const slots = permits
+        .filter((p) => p.location === location)
+        .map(({ permit }) => (permit.granted ? permit.slotAt : Number.NaN))
+        .sort((a, b) => (a ?? 0) - (b ?? 0));
+      expect((slots[1] as number) - (slots[0] as number)).toBeCloseTo(spacingMs, 0);
+    }
+  });
+
+  it("removes a location nobody booked for two days from its shard item, and keeps the others", async () => {
+    table = await startEmbeddedDynamoDb();
+    const budget = budgetOn(table);
+    const keyOf = (location: string) => `${location}:fingerprint1`;
+    // Two locations that share a shard item.
+    const active = "activeLoc";
+    const shard = budgetPlace(keyOf(active)).pk;
+    let idle = "idleLoc0";
+    for (let n = 1; budgetPlace(keyOf(idle)).pk !== shard; n++) idle = `idleLoc${n}`;
+    const place = budgetPlace(keyOf(idle));
+    const client = createLocalDynamoDbClient(table.endpoint);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table.tableName,
+        Key: { pk: { S: shard } },
+        UpdateExpression: "SET #tat = :old, #spacing = :spacing",
+        ExpressionAttributeNames: {
+          "#tat": place.attribute("tat"),
+          "#spacing": place.attribute("spacing"),
+        },
+        ExpressionAttributeValues: {
+          ":old": num(Date.now() - 3 * 24 * 3600_000),
+          ":spacing": num(100),
+        },
+      }),
+    );
+
+    budget.observe(keyOf(active), 200, { max: 20, remaining: 19, intervalMs: 2_000 }, Date.now());
+    expect((await budget.acquire(keyOf(active), Date.now() + 5_000, 3_000)).granted).toBe(true);
+    await budget.flush();
+
+    const { GetItemCommand } = await import("@aws-sdk/client-dynamodb");
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: shard } } }),
+    );
+    expect(Item?.[place.attribute("tat")]).toBeUndefined();
+    expect(Item?.[place.attribute("spacing")]).toBeUndefined();
+    expect(Item?.[budgetPlace(keyOf(active)).attribute("tat")]).toBeDefined();
   });
 
   it("lets a container's first call for a budget go alone until its answer tells the real limit", async () => {

@@ -48,12 +48,13 @@ export interface FleetBudgetOptions {
  * that one write books a batch's calls for every location of a shard: `budget-table.ts`).
  *
  * It spaces calls evenly: the item holds the budget's next free slot, and each permit moves it
- * on by `interval / (max − reserve)` (`budgetSchedule`) in one conditional `UpdateItem`, so in
+ * on by `interval / (max − reserve)` (`budgetSchedule`) in a conditional `UpdateItem`, so in
  * any window of HighLevel's interval, wherever HighLevel anchors it, the fleet schedules at most
  * `max − reserve` calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
  * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
  * correct under any number of writers. A batch's expected calls (`expect`) are booked in one
- * write per location, or leased over several batches (`budget-leases.ts`). If the table cannot
+ * write per shard item for all its locations there, or leased over several batches
+ * (`budget-leases.ts`). If the table cannot
  * be reached, this container paces alone (`fallback`) for a minute and says so once.
  *
  * @example
@@ -354,6 +355,7 @@ export class FleetBudget implements Pacer {
   /** Waits for the writes `observe` started (tests, and before a process exits). */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.#pendingWrites]);
+    await this.#table.flush();
   }
 
   /** A write `observe` starts without waiting for it; its failure only switches to the fallback. */
