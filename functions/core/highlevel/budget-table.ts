@@ -142,16 +142,22 @@ export class BudgetTable {
   ): Promise<UpdateAnswer> {
     const write = { key, expression, values, condition, deadline };
     if (!together) return this.#send([write]).then(([answer]) => answer as UpdateAnswer);
-    return new Promise<UpdateAnswer>((resolve, reject) => {
-      const { pk } = budgetPlace(key);
-      let waiting = this.#waiting.get(pk);
-      if (!waiting) {
-        waiting = [];
-        this.#waiting.set(pk, waiting);
-        setImmediate(() => this.#flush(pk));
-      }
-      waiting.push({ ...write, resolve, reject });
-    });
+    // Each booking still ends by its own deadline; the write goes on for the others with it.
+    return beforeDeadline(
+      deadline,
+      "taking a rate permit",
+      () =>
+        new Promise<UpdateAnswer>((resolve, reject) => {
+          const { pk } = budgetPlace(key);
+          let waiting = this.#waiting.get(pk);
+          if (!waiting) {
+            waiting = [];
+            this.#waiting.set(pk, waiting);
+            setImmediate(() => this.#flush(pk));
+          }
+          waiting.push({ ...write, resolve, reject });
+        }),
+    );
   }
 
   /** Sends a shard's waiting bookings, at most one per budget and a capped number per write. */
@@ -189,7 +195,7 @@ export class BudgetTable {
     const first = group[0] as BudgetWrite;
     const { pk } = budgetPlace(first.key);
     const merged = mergeWrites(group, (key, field) => budgetPlace(key).attribute(field));
-    const deadline = Math.min(...group.map((write) => write.deadline));
+    const deadline = Math.max(...group.map((write) => write.deadline));
     this.requests.writes += 1;
     const sentAt = Date.now();
     try {

@@ -3,17 +3,6 @@ import { raceTimeout, sleepUnlessReleased } from "../deadline.ts";
 import { learnContention, learnFromAnswer, SLOTS_PER_TAKE, slotsToBook } from "./budget-leases.ts";
 import { BudgetTable, budgetSchedule, num } from "./budget-table.ts";
 import {
-  bookableBefore,
-  type KnownBudget,
-  PROBE_GAP_MS,
-  type Take,
-  takeSlots,
-  unknownBudget,
-} from "./slot-booking.ts";
-
-export { budgetPlace, budgetSchedule } from "./budget-table.ts";
-
-import {
   type BudgetCapacity,
   DOCUMENTED_BURST,
   FIRST_ANSWER_WAIT_MS,
@@ -23,6 +12,16 @@ import {
   type RateLimitHeaders,
   type RatePacer,
 } from "./rate-pacer.ts";
+import {
+  bookableBefore,
+  type KnownBudget,
+  PROBE_GAP_MS,
+  type Take,
+  takeSlots,
+  unknownBudget,
+} from "./slot-booking.ts";
+
+export { budgetPlace, budgetSchedule } from "./budget-table.ts";
 
 const DAILY_PAUSE_MS = 15 * 60_000;
 /** How long a container paces alone after the table failed, before it tries the table again. */
@@ -44,17 +43,15 @@ export interface FleetBudgetOptions {
 
 /**
  * One rate budget per location and token for the whole fleet, kept in the coordination table
- * (a token's budgets spread over 16 items, `pk = "budgets#<token fingerprint>#<shard>"`, so
- * that one write books a batch's calls for every location of a shard: `budget-table.ts`).
+ * (a token's budgets in 16 shard items: `budget-table.ts`).
  *
- * It spaces calls evenly: the item holds the budget's next free slot, and each permit moves it
+ * It spaces calls evenly: the table holds the budget's next free slot, and each permit moves it
  * on by `interval / (max − reserve)` (`budgetSchedule`) in a conditional `UpdateItem`, so in
  * any window of HighLevel's interval, wherever HighLevel anchors it, the fleet schedules at most
  * `max − reserve` calls. Every container reads what the others learnt: the spacing from `X-RateLimit-*`
  * headers, a 429 (the slot moves past the hold), an empty daily budget. Conditions keep it
  * correct under any number of writers. A batch's expected calls (`expect`) are booked in one
- * write per shard item for all its locations there, or leased over several batches
- * (`budget-leases.ts`). If the table cannot
+ * write per shard item, or leased over several batches (`budget-leases.ts`). If the table cannot
  * be reached, this container paces alone (`fallback`) for a minute and says so once.
  *
  * @example
