@@ -104,14 +104,22 @@ describe("the local pipeline end to end", () => {
     const { tally } = run;
     const deadLetters = await expectReconciled(api, run, bodies);
     // Without a crash, the worker settles each message exactly once (a copy of a parked job is
-    // removed as a duplicate rather than parked again).
-    expect(tally.deleted + tally.alreadyAbsent + deadLetters.total + tally.duplicatesRemoved).toBe(
-      bodies.length,
-    );
+    // removed as a duplicate rather than parked again). A dead letter whose send was cut off at
+    // the invocation's deadline may have reached the DLQ all the same: the job is never dropped,
+    // so it is sent again on its next delivery, and the second copy names the same first message
+    // (`repeats`, one job). Seen once in five runs beside a busy core.
+    expect(deadLetters.repeats).toBeLessThanOrEqual(3);
+    expect(
+      tally.deleted +
+        tally.alreadyAbsent +
+        deadLetters.total -
+        deadLetters.repeats +
+        tally.duplicatesRemoved,
+    ).toBe(bodies.length);
     expect(deadLetters.byReason.throttled).toBeUndefined();
-    expect(deadLetters.byReason["invalid-job"]).toBe(
-      bodies.filter((b) => b.includes("bad/")).length,
-    );
+    const invalid = bodies.filter((b) => b.includes("bad/")).length;
+    expect(deadLetters.byReason["invalid-job"]).toBeGreaterThanOrEqual(invalid);
+    expect(deadLetters.byReason["invalid-job"]).toBeLessThanOrEqual(invalid + deadLetters.repeats);
     // Under 5xx, resets and timeouts a job may end exhausted; never throttled or unauthorized.
     expect(["invalid-job", "rejected", "exhausted", "unknown"]).toEqual(
       expect.arrayContaining(Object.keys(deadLetters.byReason)),
