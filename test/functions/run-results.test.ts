@@ -3,7 +3,6 @@ import { ReportBucket } from "../../functions/core/runs/report-bucket.ts";
 import type { ResultLine } from "../../functions/core/runs/result-line.ts";
 import { RunRecorder } from "../../functions/core/runs/run-recorder.ts";
 import { readRunReport } from "../../functions/core/runs/run-report.ts";
-import type { RunTable } from "../../functions/core/runs/run-table.ts";
 import {
   recordBatchResults,
   type SettledMessage,
@@ -129,26 +128,6 @@ describe("recordBatchResults", () => {
     expect(report.linesWritten).toBe(0);
     // The lines are held: the next write stores them.
     expect((await runs.flush(Date.now() + 1_000)).linesWritten).toBe(2);
-  });
-
-  it("brings back every message whose count could not reach the run's record, duplicates included, but not a last receive", async () => {
-    const bucket = { put: async () => {} } as unknown as ReportBucket;
-    const table = {
-      addSettlements: async () => {
-        throw new Error("the table is down");
-      },
-    } as unknown as RunTable;
-    const runs = new RunRecorder({ bucket, table, log });
-
-    const { comeBack, report } = await recordBatchResults(runs, settled, {
-      remainingMs: 5_000,
-      maxReceiveCount: 3,
-    });
-
-    // The lines were stored, the counts were not: held in the container, which may die.
-    expect(report.linesWritten).toBe(2);
-    expect(report.runsUncounted).toEqual([RUN]);
-    expect(comeBack).toEqual(["m1", "m2"]);
   });
 
   it("past the deadline records nothing: Lambda has failed the invocation and every message comes back", async () => {

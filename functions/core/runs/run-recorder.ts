@@ -34,8 +34,6 @@ export interface FlushReport {
   countsHeld: number;
   /** Runs whose lines this write could not store (held or dropped). */
   runsUnstored: string[];
-  /** Runs whose counts this write could not add to the record (held for the next write). */
-  runsUncounted: string[];
 }
 
 /** A flush that wrote nothing. */
@@ -47,7 +45,6 @@ export function emptyFlushReport(): FlushReport {
     linesDropped: 0,
     countsHeld: 0,
     runsUnstored: [],
-    runsUncounted: [],
   };
 }
 
@@ -83,11 +80,6 @@ export class RunRecorder {
 
   get enabled(): boolean {
     return this.#table !== undefined || this.#bucket !== undefined;
-  }
-
-  /** Whether settled jobs are counted in their run's record (a coordination table is set). */
-  get countsRecorded(): boolean {
-    return this.#table !== undefined;
   }
 
   add(messageId: string, entry: RunEntry, finishedAt = new Date()): void {
@@ -202,7 +194,6 @@ export class RunRecorder {
       // Counts are small: they wait in this container for the next write, however long.
       mergeDelta(this.#run(runId).delta, delta);
       report.countsHeld += 1;
-      report.runsUncounted.push(runId);
       this.#log.warn("could not update the run's record; its counts are kept for the next batch", {
         runId,
         error: describe(error),

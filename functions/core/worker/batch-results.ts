@@ -23,8 +23,7 @@ export interface BatchResults {
 
 /**
  * Writes the results of the messages a batch settled before those messages leave the queue,
- * so that no job can be deleted without a row in its run's report, nor without its count in
- * the run's record. When a run's lines cannot be
+ * so that no job can be deleted without a row in its run's report. When a run's lines cannot be
  * stored (the write fails, or too little time is left for it) its settled messages come back:
  * their next delivery finds the upload gone and writes the row (`already-absent`, or `deleted`
  * when the held line is written too: the report keeps the deletion). A message on its last
@@ -33,32 +32,24 @@ export interface BatchResults {
  * failed it and all its messages come back.
  */
 export async function recordBatchResults(
-  runs: Pick<RunRecorder, "add" | "flush" | "countsRecorded">,
+  runs: Pick<RunRecorder, "add" | "flush">,
   settled: readonly SettledMessage[],
   options: { remainingMs: number; maxReceiveCount: number },
 ): Promise<BatchResults> {
   if (options.remainingMs <= 0) return { report: emptyFlushReport(), comeBack: [] };
   for (const { messageId, entry } of settled) runs.add(messageId, entry);
   const writeTime = options.remainingMs - RESULTS_WRITE_MARGIN_MS;
-  const allRuns = [...new Set(settled.map((s) => s.entry.runId))];
   const report =
     writeTime > 0
       ? await runs.flush(Date.now() + writeTime)
-      : {
-          ...emptyFlushReport(),
-          runsUnstored: allRuns,
-          runsUncounted: runs.countsRecorded ? allRuns : [],
-        };
+      : { ...emptyFlushReport(), runsUnstored: [...new Set(settled.map((s) => s.entry.runId))] };
   const unstored = new Set(report.runsUnstored);
-  const uncounted = new Set(report.runsUncounted);
-  // Counts held in the container die with it (the run would never show finished): a message
-  // whose count is not in the record comes back too, duplicate copies included; its next
-  // delivery counts it (a second count of a settled job is what a record already tolerates).
   const comeBack = settled
     .filter(
       ({ entry, receiveCount }) =>
-        receiveCount < options.maxReceiveCount &&
-        ((entry.line !== undefined && unstored.has(entry.runId)) || uncounted.has(entry.runId)),
+        entry.line !== undefined &&
+        unstored.has(entry.runId) &&
+        receiveCount < options.maxReceiveCount,
     )
     .map(({ messageId }) => messageId);
   return { report, comeBack };
