@@ -57,7 +57,10 @@ const IDLE_BUDGET_MS = ITEM_LIFETIME_SECONDS * 1000;
  */
 export const BUDGET_SHARDS = 16;
 
-/** At most this many budgets are booked in one write (DynamoDB caps an expression at 4 KB). */
+/**
+ * At most this many budgets are booked in one write: DynamoDB caps an expression at 4 KB and a
+ * condition at 300 operators and functions (a booking's condition has about 10).
+ */
 const MAX_WRITES_PER_REQUEST = 16;
 
 type Item = Record<string, AttributeValue>;
@@ -229,8 +232,9 @@ export class BudgetTable {
       // DynamoDB returns the item with the failure; an embedded table may not. Bookings that
       // went together read it once, for all of them.
       let item = (error as { Item?: Item }).Item;
-      this.requests.writeUnits += writeUnits(item ?? {});
       if (!item && group.length > 1) item = await this.#readItem(pk, deadline);
+      // A failed conditional write is billed by the item's size too.
+      this.requests.writeUnits += writeUnits(item ?? {});
       return group.map((write) => ({ ok: false, item: projectBudget(item, write.key) }));
     }
   }
