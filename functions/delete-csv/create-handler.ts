@@ -5,8 +5,13 @@ import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadWorkerConfig } from "../core/config.ts";
 import { BatchMetrics, logger, metrics } from "../core/observability.ts";
-import { recordBatchResults, type SettledMessage } from "../core/worker/batch-results.ts";
+import {
+  recordBatchResults,
+  type SendSettlements,
+  type SettledMessage,
+} from "../core/worker/batch-results.ts";
 import { createBatchSettler } from "../core/worker/deletion-worker.ts";
+import { readSettlement, sendSettlements } from "../core/worker/settlement.ts";
 import {
   createRunRecorder,
   createWorkerDeps,
@@ -41,6 +46,10 @@ export function createDeleteCsvHandler(
       overrides.onSettled?.(result);
     },
   });
+  const sendBack: SendSettlements = async (items, deadline) =>
+    sendSettlements(await deps.sqs(), config.queueUrl, items, {
+      abortSignal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+    });
   const processBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const settle = createBatchSettler(
       deps,
@@ -56,12 +65,22 @@ export function createDeleteCsvHandler(
     let calls = 0;
     const handleRecord = async (record: SQSRecord) => {
       const message = toQueueMessage(record);
+      const { messageId, receiveCount, body, originId } = message;
+      const carried = { messageId, receiveCount, body, ...(originId && { originId }) };
+      // A job settled earlier whose row or count its run still lacks: stored, nobody called.
+      const settlement = runs.enabled ? readSettlement(record.messageAttributes) : undefined;
+      if (settlement) {
+        settled.push({ ...carried, entry: settlement.entry, settlement });
+        outcomes.settlement = (outcomes.settlement ?? 0) + 1;
+        return;
+      }
       const result = await settle(message);
       if (result.run && !result.runRecorded) {
         settled.push({
-          messageId: message.messageId,
-          receiveCount: message.receiveCount,
+          ...carried,
           entry: result.run,
+          ...(result.outcome === "dead-lettered" && { parked: true }),
+          ...(result.runMissing && { parts: result.runMissing }),
         });
       }
       outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
@@ -76,9 +95,15 @@ export function createDeleteCsvHandler(
       throwOnFullBatchFailure: false,
     });
     // The results and run counts of this batch, before Lambda's answer deletes its messages.
-    const { report: recorded, comeBack } = await recordBatchResults(runs, settled, {
+    const {
+      report: recorded,
+      comeBack,
+      resent,
+      held,
+    } = await recordBatchResults(runs, settled, {
       remainingMs: context.getRemainingTimeInMillis(),
       maxReceiveCount: config.maxReceiveCount,
+      send: sendBack,
     });
     counts.recordResults(recorded);
     counts.flush();
@@ -93,7 +118,9 @@ export function createDeleteCsvHandler(
         ...(recorded.linesHeld && { resultsHeld: recorded.linesHeld }),
         ...(recorded.linesDropped && { resultsDropped: recorded.linesDropped }),
       }),
+      ...(resent > 0 && { resultsSentBackAsSettlements: resent }),
       ...(comeBack.length > 0 && { resultsNotStoredComeBack: comeBack.length }),
+      ...(held > 0 && { resultsHeldOnLastReceive: held }),
       durationMs: Date.now() - started,
     });
     // A new answer: Powertools shares one empty response object between invocations.

@@ -17,8 +17,18 @@ export interface RunEntry {
 /** Result lines a container holds for a later write when the bucket fails; beyond, they are dropped (and counted). */
 export const MAX_HELD_LINES = 20_000;
 
+/** What of a job's result a write is to store: its row, its count in the run's record. */
+export interface EntryParts {
+  line: boolean;
+  count: boolean;
+}
+
+const BOTH: EntryParts = { line: true, count: true };
+const NONE: EntryParts = { line: false, count: false };
+
 interface PendingRun {
-  lines: string[];
+  /** Result lines by the id of the delivery that settled them. */
+  lines: Map<string, string>;
   delta: Required<Omit<CountsDelta, "deadLetteredByReason">> & {
     deadLetteredByReason: Partial<Record<FailureReason, number>>;
   };
@@ -34,6 +44,8 @@ export interface FlushReport {
   countsHeld: number;
   /** Runs whose lines this write could not store (held or dropped). */
   runsUnstored: string[];
+  /** Runs whose counts this write could not add to their record (held). */
+  runsUncounted: string[];
 }
 
 /** A flush that wrote nothing. */
@@ -45,6 +57,7 @@ export function emptyFlushReport(): FlushReport {
     linesDropped: 0,
     countsHeld: 0,
     runsUnstored: [],
+    runsUncounted: [],
   };
 }
 
@@ -63,7 +76,7 @@ export class RunRecorder {
   #sequence = 0;
   #pending = new Map<string, PendingRun>();
   /** Writes of `recordNow`, one after another; a wave gathers what arrived while one ran. */
-  #waves: Promise<unknown> = Promise.resolve();
+  #waves: Promise<FlushReport | undefined> = Promise.resolve(undefined);
   #waveScheduled = false;
 
   constructor(options: {
@@ -82,38 +95,49 @@ export class RunRecorder {
     return this.#table !== undefined || this.#bucket !== undefined;
   }
 
-  add(messageId: string, entry: RunEntry, finishedAt = new Date()): void {
+  /** Whether settled jobs are counted in their run's record (a table is set). */
+  get counting(): boolean {
+    return this.#table !== undefined;
+  }
+
+  /**
+   * Gathers a settled job for the next write. `parts` says what of it to store (a settlement
+   * brings back only what its run lacks); `as` is the row's message id and time when they are
+   * not this delivery's.
+   */
+  add(
+    messageId: string,
+    entry: RunEntry,
+    options: { parts?: EntryParts; as?: { messageId: string; finishedAt: string } } = {},
+  ): void {
     if (!this.enabled) return;
+    const parts = options.parts ?? BOTH;
     const run = this.#run(entry.runId);
-    const { delta } = run;
-    if (entry.redrivenFrom) {
-      delta.deadLettered -= 1;
-      delta.deadLetteredByReason[entry.redrivenFrom] =
-        (delta.deadLetteredByReason[entry.redrivenFrom] ?? 0) - 1;
-    }
-    if (!entry.line) {
-      delta.duplicates += 1;
-      return;
-    }
-    const { line } = entry;
-    if (line.outcome === "deleted") delta.deleted += 1;
-    else if (line.outcome === "already-absent") delta.alreadyAbsent += 1;
-    else {
-      delta.deadLettered += 1;
-      if (line.reason) {
-        delta.deadLetteredByReason[line.reason] =
-          (delta.deadLetteredByReason[line.reason] ?? 0) + 1;
-      }
-    }
-    if (this.#bucket) {
-      run.lines.push(
+    if (parts.count) countEntry(run.delta, entry, 1);
+    if (parts.line && entry.line && this.#bucket) {
+      run.lines.set(
+        messageId,
         toJsonLine({
           runId: entry.runId,
-          ...line,
-          finishedAt: finishedAt.toISOString(),
-          messageId,
+          ...entry.line,
+          finishedAt: options.as?.finishedAt ?? new Date().toISOString(),
+          messageId: options.as?.messageId ?? messageId,
         }),
       );
+    }
+  }
+
+  /**
+   * Takes back what a failed write left held of one job, once its message carries it instead
+   * (a settlement): held here too, it would be counted twice. A line given up already (past
+   * `MAX_HELD_LINES`) is no longer missing.
+   */
+  withdraw(messageId: string, entry: RunEntry, parts: EntryParts): void {
+    if (!this.enabled) return;
+    const run = this.#run(entry.runId);
+    if (parts.count) countEntry(run.delta, entry, -1);
+    if (parts.line && entry.line && this.#bucket && !run.lines.delete(messageId)) {
+      run.delta.resultsMissing -= 1;
     }
   }
 
@@ -121,10 +145,12 @@ export class RunRecorder {
    * Records a job and writes it (with whatever else is gathered) before returning: the worker
    * records a dead letter before it parks it, so that a container killed after parking cannot
    * take the job's only trace with it. Jobs arriving while a write runs share the next one.
+   * Resolves with what could not be stored, which the container then does not hold: the
+   * caller sends it on (see batch-results.ts).
    */
-  async recordNow(messageId: string, entry: RunEntry, deadline: number): Promise<void> {
+  async recordNow(messageId: string, entry: RunEntry, deadline: number): Promise<EntryParts> {
     this.add(messageId, entry);
-    if (!this.enabled) return;
+    if (!this.enabled) return NONE;
     if (!this.#waveScheduled) {
       this.#waveScheduled = true;
       this.#waves = this.#waves.then(() => {
@@ -132,7 +158,17 @@ export class RunRecorder {
         return this.flush(deadline).catch(() => undefined);
       });
     }
-    await this.#waves;
+    const report = await this.#waves;
+    if (!report) return NONE;
+    const missing: EntryParts = {
+      line:
+        entry.line !== undefined &&
+        this.#bucket !== undefined &&
+        report.runsUnstored.includes(entry.runId),
+      count: this.#table !== undefined && report.runsUncounted.includes(entry.runId),
+    };
+    if (missing.line || missing.count) this.withdraw(messageId, entry, missing);
+    return missing;
   }
 
   /** Writes what was gathered (and what earlier writes left), by `deadline`. */
@@ -154,25 +190,31 @@ export class RunRecorder {
     return report;
   }
 
-  async #writeLines(runId: string, lines: string[], deadline: number, report: FlushReport) {
-    if (!this.#bucket || lines.length === 0) return { dropped: 0 };
+  async #writeLines(
+    runId: string,
+    lines: Map<string, string>,
+    deadline: number,
+    report: FlushReport,
+  ) {
+    if (!this.#bucket || lines.size === 0) return { dropped: 0 };
     const key = resultsObjectKey(runId, new Date(), `${this.#writer}-${++this.#sequence}`);
     try {
-      await this.#bucket.put(key, `${lines.join("\n")}\n`, deadline);
-      report.linesWritten += lines.length;
+      await this.#bucket.put(key, `${[...lines.values()].join("\n")}\n`, deadline);
+      report.linesWritten += lines.size;
       return { dropped: 0 };
     } catch (error) {
       const held = this.#heldLines();
       const room = Math.max(0, this.#maxHeldLines - held);
-      const keep = lines.slice(0, room);
-      const dropped = lines.length - keep.length;
-      this.#run(runId).lines.unshift(...keep);
+      const keep = [...lines].slice(0, room);
+      const dropped = lines.size - keep.length;
+      const pending = this.#run(runId).lines;
+      for (const [messageId, line] of keep) pending.set(messageId, line);
       report.linesHeld += keep.length;
       report.linesDropped += dropped;
       report.runsUnstored.push(runId);
       this.#log.warn("could not write job results; they are kept for the next batch's write", {
         runId,
-        lines: lines.length,
+        lines: lines.size,
         held: keep.length,
         dropped,
         error: describe(error),
@@ -194,6 +236,7 @@ export class RunRecorder {
       // Counts are small: they wait in this container for the next write, however long.
       mergeDelta(this.#run(runId).delta, delta);
       report.countsHeld += 1;
+      report.runsUncounted.push(runId);
       this.#log.warn("could not update the run's record; its counts are kept for the next batch", {
         runId,
         error: describe(error),
@@ -203,7 +246,7 @@ export class RunRecorder {
 
   #heldLines(): number {
     let held = 0;
-    for (const run of this.#pending.values()) held += run.lines.length;
+    for (const run of this.#pending.values()) held += run.lines.size;
     return held;
   }
 
@@ -211,7 +254,7 @@ export class RunRecorder {
     let run = this.#pending.get(runId);
     if (!run) {
       run = {
-        lines: [],
+        lines: new Map(),
         delta: {
           deleted: 0,
           alreadyAbsent: 0,
@@ -224,6 +267,26 @@ export class RunRecorder {
       this.#pending.set(runId, run);
     }
     return run;
+  }
+}
+
+/** Adds (`sign` 1) or takes back (-1) one settled job's part of its run's counts. */
+function countEntry(delta: PendingRun["delta"], entry: RunEntry, sign: 1 | -1): void {
+  if (entry.redrivenFrom) {
+    delta.deadLettered -= sign;
+    delta.deadLetteredByReason[entry.redrivenFrom] =
+      (delta.deadLetteredByReason[entry.redrivenFrom] ?? 0) - sign;
+  }
+  const outcome = entry.line?.outcome;
+  if (outcome === undefined) delta.duplicates += sign;
+  else if (outcome === "deleted") delta.deleted += sign;
+  else if (outcome === "already-absent") delta.alreadyAbsent += sign;
+  else {
+    delta.deadLettered += sign;
+    const reason = entry.line?.reason;
+    if (reason) {
+      delta.deadLetteredByReason[reason] = (delta.deadLetteredByReason[reason] ?? 0) + sign;
+    }
   }
 }
 

@@ -241,9 +241,11 @@ async function settle(
       : undefined;
   // Its run learns of a dead letter before it leaves the source queue: a container that dies
   // after parking it can then lose no trace of it (one that dies before leaves it to SQS).
-  if (deadLetterEntry && deps.runs) {
-    await deps.runs.recordNow(message.messageId, deadLetterEntry, answerBy);
-  }
+  const runMissing =
+    deadLetterEntry && deps.runs
+      ? await deps.runs.recordNow(message.messageId, deadLetterEntry, answerBy)
+      : undefined;
+  const runRecorded = runMissing !== undefined && !runMissing.line && !runMissing.count;
   try {
     await park(deps, message, disposition, answerBy, job);
   } catch (error) {
@@ -271,7 +273,8 @@ async function settle(
     ...base,
     outcome: "dead-lettered",
     reason: disposition.reason,
-    ...(deadLetterEntry && { run: deadLetterEntry, runRecorded: Boolean(deps.runs) }),
+    ...(deadLetterEntry && { run: deadLetterEntry, runRecorded }),
+    ...(runMissing && !runRecorded && { runMissing }),
   });
 }
 

@@ -2,7 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { WorkerConfig } from "../config.ts";
 import type { HighLevelClient } from "../highlevel/highlevel-client.ts";
 import type { TokenSource } from "../highlevel/token-source.ts";
-import type { RunEntry, RunRecorder } from "../runs/run-recorder.ts";
+import type { EntryParts, RunEntry, RunRecorder } from "../runs/run-recorder.ts";
 import type { WorkerLog } from "../worker-log.ts";
 import type { FailureReason } from "./outcome.ts";
 
@@ -34,6 +34,8 @@ export interface JobResult {
   run?: RunEntry;
   /** `run` was recorded already (a dead letter is recorded before it is parked). */
   runRecorded?: boolean;
+  /** What of `run` that early record could not store: the batch's write tries again. */
+  runMissing?: EntryParts;
 }
 
 export interface WorkerDeps {
