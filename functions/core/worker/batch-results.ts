@@ -9,7 +9,7 @@ import { MAX_SETTLEMENT_ROUNDS, type Settlement } from "./settlement.ts";
 
 /** The results write ends this long before the invocation's deadline. */
 export const RESULTS_WRITE_MARGIN_MS = 100;
-/** Kept after the results write for sending what it could not store back as settlements. */
+/** Kept after the results write for sending what it could not store back as settlements (at most). */
 export const SETTLEMENT_SEND_RESERVE_MS = 300;
 
 /** A message the batch settled, and what its run is told of it. */
@@ -69,7 +69,8 @@ export async function recordBatchResults(
       ...(settlement && { parts: settlement.missing, as: settlement }),
     });
   }
-  const writeBy = answerBy - SETTLEMENT_SEND_RESERVE_MS;
+  // A short invocation's last moments are shared: two thirds to write, one to send on.
+  const writeBy = answerBy - Math.min(SETTLEMENT_SEND_RESERVE_MS, (answerBy - Date.now()) / 3);
   const allRuns = [...new Set(settled.map((s) => s.entry.runId))];
   const report =
     writeBy > Date.now()
