@@ -1,6 +1,12 @@
 import type { JobResult } from "../functions/core/worker/deletion-worker.ts";
 
-const ENDS = new Set<JobResult["outcome"]>(["deleted", "already-absent", "dead-lettered"]);
+/** A message's ends: a copy removed for its first copy's sake ends too (and counts apart). */
+const ENDS = new Set<JobResult["outcome"]>([
+  "deleted",
+  "already-absent",
+  "dead-lettered",
+  "duplicate-removed",
+]);
 
 /**
  * Running counts of what the worker did, fed by the handler's `onSettled` hook. A message's end
@@ -8,7 +14,8 @@ const ENDS = new Set<JobResult["outcome"]>(["deleted", "already-absent", "dead-l
  * may have deleted a job before the poller stopped it (`invocation-scope.ts`), while SQS
  * delivers its messages again; the second end of one message (`already-absent` after
  * `deleted`) is the echo of the first, not another job. A deferral (a new message carrying its
- * first message's id) ends for that first message.
+ * first message's id) ends for that first message. A copy removed at once whose invocation then
+ * overran comes back too (the removal may have failed): its later end is the same message's.
  */
 export class OutcomeTally {
   /** Messages whose end was counted: about 80 bytes each, a million jobs in about 80 MB. */

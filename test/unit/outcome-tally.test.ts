@@ -25,4 +25,14 @@ describe("OutcomeTally", () => {
     expect(tally).toMatchObject({ deleted: 2, alreadyAbsent: 0 });
     expect(tally.finished).toBe(2);
   });
+
+  it("counts a removed copy once when it comes back after its invocation overran", () => {
+    const tally = new OutcomeTally();
+    // c-1 was removed for its first copy's sake; the removal failed and the invocation
+    // overran, so SQS delivered c-1 again, alone, and it found the upload gone.
+    tally.record({ messageId: "c-1", outcome: "duplicate-removed", duplicate: true, calls: 0 });
+    tally.record({ messageId: "c-1", outcome: "already-absent", calls: 1 });
+    expect(tally).toMatchObject({ duplicatesRemoved: 1, alreadyAbsent: 0 });
+    expect(tally.finished + tally.duplicatesRemoved).toBe(1);
+  });
 });
