@@ -100,6 +100,17 @@ export class EventSourcePoller {
   }
 
   async #lane(): Promise<void> {
+    // Like Lambda's event source, a lane deletes what a batch settled while it gathers and runs
+    // the next: the function waits on the queue only to get work, never after finishing it.
+    const deletions = new Set<Promise<void>>();
+    try {
+      await this.#poll(deletions);
+    } finally {
+      await Promise.all(deletions);
+    }
+  }
+
+  async #poll(deletions: Set<Promise<void>>): Promise<void> {
     while (this.#running) {
       let messages: Message[];
       try {
@@ -115,36 +126,53 @@ export class EventSourcePoller {
           await releaseMessages(this.#options.client, this.#options.queueUrl, messages);
         return;
       }
-      await this.#invoke(messages);
+      const settled = await this.#invoke(messages);
+      if (settled === undefined) continue;
+      const deletion = this.#delete(settled).finally(() => deletions.delete(deletion));
+      deletions.add(deletion);
     }
   }
 
   async #gatherBatch(): Promise<Message[]> {
-    const { client, queueUrl, batchSize, batchingWindowMs } = this.#options;
-    const batch: Message[] = [];
-    let windowEndsAt = Number.POSITIVE_INFINITY;
+    const { batchSize, batchingWindowMs } = this.#options;
+    // The first receive waits for work; once some came, the rest is fetched by several
+    // receives at once, as Lambda's pollers do.
+    const batch = await this.#receive(Math.min(10, batchSize), 1);
+    if (batch.length === 0) return batch;
+    const windowEndsAt = Date.now() + batchingWindowMs;
     while (this.#running && batch.length < batchSize && Date.now() < windowEndsAt) {
-      const waitSeconds = batch.length === 0 ? 1 : 0;
-      const received = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: Math.min(10, batchSize - batch.length),
-          WaitTimeSeconds: waitSeconds,
-          MessageSystemAttributeNames: ["All"],
-          MessageAttributeNames: ["All"],
-        }),
-        { abortSignal: this.#abort.signal },
+      const wanted = batchSize - batch.length;
+      const receives = Array.from({ length: Math.min(5, Math.ceil(wanted / 10)) }, (_, i) =>
+        this.#receive(Math.min(10, wanted - i * 10), 0),
       );
-      const messages = received.Messages ?? [];
-      if (messages.length === 0 && batch.length === 0) return batch;
-      if (batch.length === 0) windowEndsAt = Date.now() + batchingWindowMs;
-      batch.push(...messages);
-      if (messages.length === 0) await pause(Math.min(50, Math.max(0, windowEndsAt - Date.now())));
+      const received = (await Promise.all(receives)).flat();
+      batch.push(...received);
+      if (received.length === 0) {
+        await pause(Math.min(50, Math.max(0, windowEndsAt - Date.now())));
+      }
     }
     return batch;
   }
 
-  async #invoke(messages: Message[]): Promise<void> {
+  async #receive(count: number, waitSeconds: number): Promise<Message[]> {
+    const { client, queueUrl } = this.#options;
+    const received = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: count,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ["All"],
+        MessageAttributeNames: ["All"],
+      }),
+      { abortSignal: this.#abort.signal },
+    );
+    return received.Messages ?? [];
+  }
+
+  /** Runs one invocation; resolves with what to delete and when to report it. */
+  async #invoke(
+    messages: Message[],
+  ): Promise<{ messages: Message[]; report: () => void } | undefined> {
     const { handler, functionTimeoutMs, queueArn } = this.#options;
     const started = Date.now();
     const cpuAtStart = process.cpuUsage();
@@ -175,18 +203,32 @@ export class EventSourcePoller {
       this.#inFlight -= 1;
     }
     const cpu = process.cpuUsage(cpuAtStart);
-    if (this.#crashed) return;
+    if (this.#crashed) return undefined;
     const settled = failedIds
       ? messages.filter((message) => !failedIds.has(message.MessageId ?? ""))
       : [];
-    await deleteMessages(this.#options.client, this.#options.queueUrl, settled);
-    this.#options.onBatch?.({
-      size: messages.length,
-      failures: messages.length - settled.length,
-      crashed: failedIds === undefined,
-      durationMs: Date.now() - started,
-      cpuMs: (cpu.user + cpu.system) / 1000,
-    });
+    const durationMs = Date.now() - started;
+    return {
+      messages: settled,
+      report: () =>
+        this.#options.onBatch?.({
+          size: messages.length,
+          failures: messages.length - settled.length,
+          crashed: failedIds === undefined,
+          durationMs,
+          cpuMs: (cpu.user + cpu.system) / 1000,
+        }),
+    };
+  }
+
+  /** Deletes what an invocation settled, then reports the batch (once its messages are gone). */
+  async #delete(settled: { messages: Message[]; report: () => void }): Promise<void> {
+    try {
+      await deleteMessages(this.#options.client, this.#options.queueUrl, settled.messages);
+    } catch {
+      // As in AWS: a failed delete leaves the messages to come back after their visibility timeout.
+    }
+    settled.report();
   }
 }
 

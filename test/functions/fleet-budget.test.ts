@@ -212,6 +212,36 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     expect(budget.requests.reads - before.reads).toBeLessThanOrEqual(1);
   });
 
+  it("books each batch of a budget it alone spends in one write: its own past booking is not someone else's", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    // Spent near its limit (a low remaining): booked batch by batch, never leased.
+    budget.observe(key, 200, { max: 50, remaining: 5, intervalMs: 1_000 }, Date.now());
+    await budget.flush();
+    const before = { ...budget.requests };
+
+    for (let batch = 0; batch < 3; batch++) {
+      budget.expect("locA", 10);
+      const permits = await Promise.all(
+        Array.from({ length: 10 }, () => budget.acquire(key, Date.now() + 10_000, 5_000)),
+      );
+      expect(permits.every((permit) => permit.granted)).toBe(true);
+      budget.observe(key, 200, { max: 50, remaining: 5, intervalMs: 1_000 }, Date.now());
+      // Between two batches (results written, the next one gathered) the budget idles.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+
+    // A wrong "someone else is booking it" guess would cost a failed write (and a read here,
+    // where the table does not return the item) before every batch's first call.
+    expect(budget.requests.conflicts - before.conflicts).toBe(0);
+    expect(budget.requests.reads - before.reads).toBe(0);
+    // One write a batch; a slot a busy machine woke too late for is booked again.
+    const stale = budget.requests.staleSlots - before.staleSlots;
+    expect(budget.requests.writes - before.writes).toBeGreaterThanOrEqual(3);
+    expect(budget.requests.writes - before.writes).toBeLessThanOrEqual(3 + stale);
+  });
+
   it("books a batch's slots for a location in one write, evenly spaced", async () => {
     table = await startEmbeddedDynamoDb();
     const key = "locA:fingerprint1";

@@ -186,7 +186,10 @@ export async function takeSlots(
       const contested = !idle && (known.ownEnd === undefined || Math.abs(first - known.ownEnd) > 1);
       known.nextSlot = nextSlot;
       known.ownEnd = nextSlot;
-      if (nextSlot > now + known.spacingMs) known.sawBookedAt = now;
+      // Only others' bookings say others are busy: a container that alone books a budget
+      // finds it idle at its next batch (guessing busy there cost a failed write, and a read
+      // where the table does not return the item, before every batch's first call).
+      if (contested && nextSlot > now + known.spacingMs) known.sawBookedAt = now;
       return {
         kind: "slot",
         slots: Array.from({ length: slots }, (_, n) => first + n * spacing),
