@@ -142,7 +142,7 @@ export class EventSourcePoller {
     const windowEndsAt = Date.now() + batchingWindowMs;
     while (this.#running && batch.length < batchSize && Date.now() < windowEndsAt) {
       const wanted = batchSize - batch.length;
-      const receives = Array.from({ length: Math.min(5, Math.ceil(wanted / 10)) }, (_, i) =>
+      const receives = Array.from({ length: Math.min(20, Math.ceil(wanted / 10)) }, (_, i) =>
         this.#receive(Math.min(10, wanted - i * 10), 0),
       );
       const received = (await Promise.all(receives)).flat();

@@ -20,8 +20,10 @@ export const METRIC = {
   highLevelRetries: "HighLevelRetries",
   /** Result lines a write could not store (counted in the run's `resultsMissing` when given up). */
   resultsMissing: "ResultsMissing",
-  /** Result lines or run counts kept for the next batch's write after a failed one. */
+  /** Result lines or run counts a write could not store (most go on as settlements, below). */
   runRecordsHeld: "RunRecordsHeld",
+  /** Settled jobs sent back to the queue with the result their run lacks (a settlement). */
+  resultsSentBack: "ResultsSentBack",
   /** A scheduled purge ran out of time before starting these locations (its next run starts with them). */
   purgeLocationsNotReached: "PurgeLocationsNotReached",
   /** Locations a purge left for its next run: not reached, or stopped early (not a refused token). */

@@ -53,8 +53,9 @@ export class BatchMetrics {
   }
 
   /** Counts the results and run counts a batch could not write (the gap, and what waits). */
-  recordResults(flush: FlushReport): void {
+  recordResults(flush: FlushReport, sentBack = 0): void {
     if (flush.linesDropped) this.#add(METRIC.resultsMissing, flush.linesDropped);
+    if (sentBack) this.#add(METRIC.resultsSentBack, sentBack);
     if (flush.linesHeld + flush.countsHeld) {
       this.#add(METRIC.runRecordsHeld, flush.linesHeld + flush.countsHeld);
     }

@@ -105,7 +105,7 @@ export function createDeleteCsvHandler(
       maxReceiveCount: config.maxReceiveCount,
       send: sendBack,
     });
-    counts.recordResults(recorded);
+    counts.recordResults(recorded, resent);
     counts.flush();
     // One line per batch: what happened to its jobs. Failing jobs have their own WARN lines.
     logger.info("batch settled", {
