@@ -30,21 +30,26 @@ export const DEFERRALS_ATTRIBUTE = "deferrals";
 export const FAILURE_REASON_ATTRIBUTE = "failure-reason";
 export const SOURCE_MESSAGE_ATTRIBUTE = "source-message-id";
 
-type AttributeMap =
+/** Message attributes in either spelling: the SDK's (`StringValue`) or a Lambda event's. */
+export type AttributeMap =
   | Record<string, { StringValue?: string; stringValue?: string } | undefined>
   | undefined;
 
+/** A string attribute's value, whichever spelling carries it. */
+export function readAttribute(attributes: AttributeMap, name: string): string | undefined {
+  const attribute = attributes?.[name];
+  return attribute?.StringValue ?? attribute?.stringValue;
+}
+
 /** The reason a redriven dead letter carries, when it is one the worker gives. */
 export function readRedrivenFrom(attributes: AttributeMap): FailureReason | undefined {
-  const attribute = attributes?.[FAILURE_REASON_ATTRIBUTE];
-  const raw = attribute?.StringValue ?? attribute?.stringValue;
+  const raw = readAttribute(attributes, FAILURE_REASON_ATTRIBUTE);
   return FAILURE_REASONS.find((reason) => reason === raw);
 }
 
 /** The id of the job's first message, from the `source-message-id` a deferral carries. */
 export function readOriginId(attributes: AttributeMap): string | undefined {
-  const attribute = attributes?.[SOURCE_MESSAGE_ATTRIBUTE];
-  const raw = attribute?.StringValue ?? attribute?.stringValue;
+  const raw = readAttribute(attributes, SOURCE_MESSAGE_ATTRIBUTE);
   return raw && raw.length <= 128 ? raw : undefined;
 }
 
@@ -55,9 +60,7 @@ export function originOf(message: Pick<QueueMessage, "messageId" | "originId">):
 
 /** Reads the `deferrals` count from message attributes in either SDK or Lambda-event spelling. */
 export function readDeferrals(attributes: AttributeMap): number {
-  const attribute = attributes?.[DEFERRALS_ATTRIBUTE];
-  const raw = attribute?.StringValue ?? attribute?.stringValue;
-  const value = Number(raw);
+  const value = Number(readAttribute(attributes, DEFERRALS_ATTRIBUTE));
   return Number.isInteger(value) && value > 0 ? value : 0;
 }
 

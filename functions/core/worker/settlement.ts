@@ -4,9 +4,11 @@ import { messageGroupOf, parseDeletionJob } from "../producers/deletion-job.ts";
 import type { RunEntry } from "../runs/run-recorder.ts";
 import { FAILURE_REASONS } from "./outcome.ts";
 import {
+  type AttributeMap,
   type MessageAttributes,
   originOf,
   type QueueMessage,
+  readAttribute,
   SOURCE_MESSAGE_ATTRIBUTE,
 } from "./queue-message.ts";
 
@@ -62,18 +64,13 @@ const SettlementSchema = v.object({
   rounds: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_SETTLEMENT_ROUNDS)),
 });
 
-type AttributeMap =
-  | Record<string, { StringValue?: string; stringValue?: string } | undefined>
-  | undefined;
-
 /**
  * The settlement a message carries. One that does not read as one (a stray attribute, a
  * hand-made message) is ignored: the message is then handled as the job its body is, which
  * at worst finds the upload gone.
  */
 export function readSettlement(attributes: AttributeMap): Settlement | undefined {
-  const attribute = attributes?.[SETTLEMENT_ATTRIBUTE];
-  const raw = attribute?.StringValue ?? attribute?.stringValue;
+  const raw = readAttribute(attributes, SETTLEMENT_ATTRIBUTE);
   if (!raw || raw.length > 8_192) return undefined;
   try {
     const parsed = v.safeParse(SettlementSchema, JSON.parse(raw));
