@@ -140,13 +140,18 @@ export class EventSourcePoller {
     const batch = await this.#receive(Math.min(10, batchSize), 1);
     if (batch.length === 0) return batch;
     const windowEndsAt = Date.now() + batchingWindowMs;
+    // Several receives at once only while the queue fills them: a queue running dry is asked
+    // once per round, not twenty times every 50 ms.
+    let full = batch.length === Math.min(10, batchSize);
     while (this.#running && batch.length < batchSize && Date.now() < windowEndsAt) {
       const wanted = batchSize - batch.length;
-      const receives = Array.from({ length: Math.min(20, Math.ceil(wanted / 10)) }, (_, i) =>
+      const parallel = full ? Math.min(20, Math.ceil(wanted / 10)) : 1;
+      const receives = Array.from({ length: parallel }, (_, i) =>
         this.#receive(Math.min(10, wanted - i * 10), 0),
       );
       const received = (await Promise.all(receives)).flat();
       batch.push(...received);
+      full = received.length === Math.min(wanted, parallel * 10);
       if (received.length === 0) {
         await pause(Math.min(50, Math.max(0, windowEndsAt - Date.now())));
       }
