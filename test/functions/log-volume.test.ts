@@ -44,7 +44,13 @@ describe("log volume at the default level", () => {
     const logLines = lines.filter((line) => !line.includes('"_aws"'));
     const metricLines = lines.length - logLines.length;
     expect(logLines.length).toBeLessThanOrEqual(Math.ceil(1.2 * counts.batches) + 20);
-    expect(logLines.filter((line) => line.includes('"level":"WARN"'))).toHaveLength(20);
+    const warnings = logLines.filter((line) => line.includes('"level":"WARN"'));
+    expect(warnings.filter((line) => line.includes('"message":"job dead-lettered"'))).toHaveLength(
+      20,
+    );
+    // A busy machine may time out a few calls (a transient failure has its own line), never
+    // one per job: a loaded clean-clone run saw 22 warnings where an idle one sees 20.
+    expect(warnings.length).toBeLessThanOrEqual(30);
     // One metrics line per invocation, plus one per dead-letter reason and batch.
     expect(metricLines).toBeLessThanOrEqual(counts.batches + 20);
     // $0.50 per GB ingested: 200 B per deletion is $0.10 per million deletions.
