@@ -79,7 +79,10 @@ export function createDeleteCsvHandler(
         settled.push({
           ...carried,
           entry: result.run,
-          ...(result.outcome === "dead-lettered" && { parked: true }),
+          // Gone from the queue already (parked, or a copy removed at once): it cannot come back.
+          ...((result.outcome === "dead-lettered" || result.outcome === "duplicate-removed") && {
+            parked: true,
+          }),
           ...(result.runMissing && { parts: result.runMissing }),
         });
       }

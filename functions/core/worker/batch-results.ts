@@ -21,7 +21,7 @@ export interface SettledMessage {
   /** The job's first message, when this one is a deferral or settlement of it. */
   originId?: string;
   entry: RunEntry;
-  /** Parked already (a dead letter): the message cannot come back, only its result be sent. */
+  /** Gone from the queue already (a dead letter, a removed copy): only its result can be sent. */
   parked?: boolean;
   /** What of `entry` its run lacks; all of it unless said (see `settlement`). */
   parts?: EntryParts;
