@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
 import { startLatencyProxy } from "../../bench/latency-proxy.ts";
+import { BRIDGE_MS } from "../../functions/core/highlevel/budget-leases.ts";
 import { BudgetTable, num } from "../../functions/core/highlevel/budget-table.ts";
 import {
   budgetPlace,
@@ -242,6 +243,71 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     expect(budget.requests.writes - before.writes).toBeLessThanOrEqual(3 + stale);
   });
 
+  it("bridges a budget it alone books to its next batch: that batch's first call needs no write", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const budget = budgetOn(table);
+    const strict = { max: 50, remaining: 5, intervalMs: 1_000 };
+    budget.observe(key, 200, strict, Date.now());
+    await budget.flush();
+    const batch = async () => {
+      budget.expect("locA", 20);
+      const permits = await Promise.all(
+        Array.from({ length: 20 }, () => budget.acquire(key, Date.now() + 10_000, 5_000)),
+      );
+      expect(permits.every((permit) => permit.granted)).toBe(true);
+      budget.observe(key, 200, strict, Date.now());
+      return permits.map((permit) => (permit.granted ? (permit.slotAt ?? 0) : 0));
+    };
+    // Over a window of batches booked by nobody else: the budget is known to be uncontested
+    // (the last batch, 400 ms of slots, starts more than a window after the first).
+    const started = Date.now();
+    let lastSlots: number[] = [];
+    while (Date.now() - started < 1_500) lastSlots = await batch();
+    // Results written, the next batch gathered: the container makes no calls for a while.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const writesBefore = budget.requests.writes;
+
+    budget.expect("locA", 20);
+    const first = await budget.acquire(key, Date.now() + 10_000, 5_000);
+
+    expect(first.granted).toBe(true);
+    expect(budget.requests.writes).toBe(writesBefore);
+    // Its slot was booked with the last batch, a few spacings after that batch's last call.
+    const { spacingMs } = budgetSchedule(50, 1_000);
+    const slot = (first as { slotAt: number }).slotAt;
+    expect(slot - Math.max(...lastSlots)).toBeGreaterThan(spacingMs / 2);
+    expect(slot - Math.max(...lastSlots)).toBeLessThan(BRIDGE_MS + spacingMs);
+  });
+
+  it("bridges no contested budget: its next slot stays one spacing after the last call booked", async () => {
+    table = await startEmbeddedDynamoDb();
+    const key = "locA:fingerprint1";
+    const [one, other] = [budgetOn(table), budgetOn(table)] as const;
+    const strict = { max: 50, remaining: 5, intervalMs: 1_000 };
+    one.observe(key, 200, strict, Date.now());
+    await one.flush();
+    const { spacingMs } = budgetSchedule(50, 1_000);
+    const started = Date.now();
+    // Two containers take turns with the budget for more than a window.
+    while (Date.now() - started < 1_500) {
+      for (const budget of [one, other]) {
+        budget.expect("locA", 10);
+        const permits = await Promise.all(
+          Array.from({ length: 10 }, () => budget.acquire(key, Date.now() + 10_000, 5_000)),
+        );
+        expect(permits.every((permit) => permit.granted)).toBe(true);
+        budget.observe(key, 200, strict, Date.now());
+        const lastSlot = Math.max(...permits.map((p) => (p.granted ? (p.slotAt ?? 0) : 0)));
+        const item = await new BudgetTable(
+          async () => createLocalDynamoDbClient(table?.endpoint ?? ""),
+          table.tableName,
+        ).read(key, Date.now() + 5_000);
+        expect(Number(item?.tat?.N) - lastSlot).toBeCloseTo(spacingMs, 0);
+      }
+    }
+  });
+
   it("books a batch's slots for a location in one write, evenly spaced", async () => {
     table = await startEmbeddedDynamoDb();
     const key = "locA:fingerprint1";
@@ -406,10 +472,10 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     table = await startEmbeddedDynamoDb();
     const key = "locA:fingerprint1";
     const budget = budgetOn(table);
-    const batch = async (remaining: number) => {
-      budget.expect("locA", 5);
+    const batch = async (remaining: number, calls = 5) => {
+      budget.expect("locA", calls);
       await Promise.all(
-        [1, 2, 3, 4, 5].map(async () => {
+        Array.from({ length: calls }, async () => {
           // A busy machine wakes a batch late and its leased slots go stale; what the table
           // booked for them stays booked, so the next slot may be seconds away: a generous
           // wait, as only the writes are measured here.
@@ -426,10 +492,11 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     for (let n = 0; n < 10; n++) await batch(45);
     const leasedWrites = budget.requests.writes - leasedFrom;
     // A low remaining (someone spends the window) brings back a write per batch, once the slots
-    // already leased (at most 100) are spent.
+    // already leased (at most 100) are spent. (Batches longer than the bridge to the next batch,
+    // 250 ms of slots: a batch shorter than that would start on the last one's bridge.)
     for (let n = 0; n < 20; n++) await batch(5);
     const strictFrom = budget.requests.writes;
-    for (let n = 0; n < 5; n++) await batch(5);
+    for (let n = 0; n < 5; n++) await batch(5, 20);
     const strictWrites = budget.requests.writes - strictFrom;
 
     expect(leasedWrites).toBeLessThanOrEqual(3);
