@@ -280,7 +280,7 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     expect(slot - Math.max(...lastSlots)).toBeLessThan(BRIDGE_MS + spacingMs);
   });
 
-  it("bridges no contested budget: its next slot stays one spacing after the last call booked", async () => {
+  it("bridges no contested budget: two containers' batches follow each other slot after slot", async () => {
     table = await startEmbeddedDynamoDb();
     const key = "locA:fingerprint1";
     const [one, other] = [budgetOn(table), budgetOn(table)] as const;
@@ -288,24 +288,38 @@ describe("FleetBudget: one budget for the fleet, in the coordination table", () 
     one.observe(key, 200, strict, Date.now());
     await one.flush();
     const { spacingMs } = budgetSchedule(50, 1_000);
+    const batches: Promise<number[]>[] = [];
     const started = Date.now();
-    // Two containers take turns with the budget for more than a window.
-    while (Date.now() - started < 1_500) {
-      for (const budget of [one, other]) {
-        budget.expect("locA", 10);
-        const permits = await Promise.all(
-          Array.from({ length: 10 }, () => budget.acquire(key, Date.now() + 10_000, 5_000)),
-        );
-        expect(permits.every((permit) => permit.granted)).toBe(true);
+    // The containers take turns for more than a window, each booking its batch of 40 while the
+    // other's last batch still holds 10 or more slots ahead: each booking finds the other's.
+    for (let turn = 0; Date.now() - started < 1_500; turn++) {
+      const budget = turn % 2 === 0 ? one : other;
+      budget.expect("locA", 40);
+      let granted = 0;
+      let thirty = () => {};
+      const thirtiethGranted = new Promise<void>((resolve) => {
+        thirty = resolve;
+      });
+      const permits = Array.from({ length: 40 }, async () => {
+        const permit = await budget.acquire(key, Date.now() + 30_000, 20_000);
+        if (++granted === 30) thirty();
         budget.observe(key, 200, strict, Date.now());
-        const lastSlot = Math.max(...permits.map((p) => (p.granted ? (p.slotAt ?? 0) : 0)));
-        const item = await new BudgetTable(
-          async () => createLocalDynamoDbClient(table?.endpoint ?? ""),
-          table.tableName,
-        ).read(key, Date.now() + 5_000);
-        expect(Number(item?.tat?.N) - lastSlot).toBeCloseTo(spacingMs, 0);
-      }
+        return permit.granted ? (permit.slotAt ?? Number.NaN) : Number.NaN;
+      });
+      batches.push(Promise.all(permits));
+      await thirtiethGranted;
     }
+    const slots = (await Promise.all(batches)).flat().sort((a, b) => a - b);
+
+    expect(slots.every(Number.isFinite)).toBe(true);
+    // A bridge (250 ms of slots past a batch) would leave a gap before the other's next batch.
+    const gaps = slots.slice(1).map((slot, n) => slot - (slots[n] as number));
+    expect(Math.max(...gaps)).toBeLessThan(spacingMs * 1.5);
+    const item = await new BudgetTable(
+      async () => createLocalDynamoDbClient(table?.endpoint ?? ""),
+      table.tableName,
+    ).read(key, Date.now() + 5_000);
+    expect(Number(item?.tat?.N) - (slots.at(-1) as number)).toBeCloseTo(spacingMs, 0);
   });
 
   it("books a batch's slots for a location in one write, evenly spaced", async () => {

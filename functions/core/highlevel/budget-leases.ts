@@ -29,10 +29,17 @@ const STRICT_HOLD_MS = 30_000;
 
 /**
  * How many slots the next write books for `expectedCalls` calls: a lease when the budget is
- * leasable, else the batch's calls (up to about a second of the budget). The table's
- * conditional write books them either way, so the fleet-wide bound holds whatever this says.
+ * leasable, else the batch's calls (up to about a second of the budget); and, when those are the
+ * batch's last and nobody else has booked the budget for a window, how many more bridge to its
+ * next batch (`BRIDGE_MS`; booked only if the write finds the budget where this container left
+ * it). The table's conditional write books them either way, so the fleet-wide bound holds
+ * whatever this says.
  */
-export function slotsToBook(known: KnownBudget, expectedCalls: number, now = Date.now()): number {
+export function slotsToBook(
+  known: KnownBudget,
+  expectedCalls: number,
+  now = Date.now(),
+): { slots: number; bridge: number } {
   const slotsIn = (spanMs: number) =>
     Math.min(SLOTS_PER_TAKE.max, Math.floor(spanMs / known.spacingMs));
   if (leasable(known, now)) {
@@ -40,16 +47,19 @@ export function slotsToBook(known: KnownBudget, expectedCalls: number, now = Dat
     // (a quarter more) for the batches to come, never more than the budget gives.
     const recent = known.grantedAt.filter((at) => now - at <= known.windowMs).length;
     const demand = Math.ceil(((recent * LEASE_MS) / known.windowMs) * 1.25);
-    return Math.max(1, Math.min(slotsIn(LEASE_MS), Math.max(expectedCalls, demand)));
+    return {
+      slots: Math.max(1, Math.min(slotsIn(LEASE_MS), Math.max(expectedCalls, demand))),
+      bridge: 0,
+    };
   }
   const perTake = Math.max(SLOTS_PER_TAKE.min, slotsIn(SLOTS_PER_TAKE.spanMs));
-  // The batch's last booking bridges to its next batch while nobody else books the budget: a
-  // contested budget's slots are others' turns, and they are not held from them.
+  const slots = Math.max(1, Math.min(perTake, expectedCalls));
+  const last = expectedCalls <= perTake;
   const bridge =
-    expectedCalls <= perTake && uncontested(known, now)
-      ? Math.ceil(BRIDGE_MS / known.spacingMs)
+    last && uncontested(known, now)
+      ? Math.min(SLOTS_PER_TAKE.max - slots, Math.ceil(BRIDGE_MS / known.spacingMs))
       : 0;
-  return Math.max(1, Math.min(SLOTS_PER_TAKE.max, Math.min(perTake, expectedCalls) + bridge));
+  return { slots, bridge };
 }
 
 /** Every booking for a whole window found nobody else booking, and no 429 came since. */

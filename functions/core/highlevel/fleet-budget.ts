@@ -138,13 +138,15 @@ export class FleetBudget implements Pacer {
         }
         let take: Take;
         try {
+          const wanted = this.#slotsWanted(key);
           const taking = takeSlots(
             this.#table,
             key,
             known,
             latest,
             deadline,
-            this.#slotsWanted(key),
+            wanted.slots,
+            wanted.bridge,
           );
           known.taking = taking.catch(() => undefined);
           take = await taking;
@@ -251,9 +253,9 @@ export class FleetBudget implements Pacer {
     return known.banked[0];
   }
 
-  #slotsWanted(key: string): number {
+  #slotsWanted(key: string): { slots: number; bridge: number } {
     const expected = this.#expected.get(locationOf(key));
-    if (!expected || expected.until <= Date.now()) return 1;
+    if (!expected || expected.until <= Date.now()) return { slots: 1, bridge: 0 };
     return slotsToBook(this.#knownFor(key), expected.calls);
   }
 

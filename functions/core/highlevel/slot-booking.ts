@@ -105,6 +105,7 @@ export async function takeSlots(
   latest: number,
   deadline: number,
   wanted: number,
+  bridge = 0,
 ): Promise<Take> {
   let slots = wanted;
   // Whether `known` holds what the table answered a moment ago (a failed write's item).
@@ -125,20 +126,27 @@ export async function takeSlots(
       // Our patience ran out while retrying (stale slots, conflicts): come back later.
       return { kind: "busy", until: Math.max(now + known.spacingMs, known.nextSlot ?? 0) };
     }
-    // Every slot booked must fall within this caller's horizon; and until HighLevel's headers
-    // have told the budget's real spacing, slots are booked one by one.
-    slots =
-      known.tableSpacingMs === undefined
-        ? 1
-        : Math.max(1, Math.min(slots, Math.floor((latest - start) / known.spacingMs) + 1));
     // Guessing wrong costs a failed write and a read. A stale view of a budget that was booked
     // ahead lately most likely means other containers kept booking it: guess busy then.
     // A view just read is no guess: a next slot below the floor means a booking starts anew
     // (guessing "busy" there failed every try while the table's slot sat just under the floor).
     const recentlyBooked = !viewIsFresh && now - known.sawBookedAt < BOOKED_MEMORY_MS;
     const idle = known.nextSlot === undefined || (known.nextSlot < floor && !recentlyBooked);
+    // The bridge only for a booking this container alone makes (anew, or from where its own
+    // last one ended): a budget another container has booked since is contested, and its next
+    // slots are that container's turn.
+    const bridged = idle || known.nextSlot === known.ownEnd ? bridge : 0;
+    // Every slot booked must fall within this caller's horizon; and until HighLevel's headers
+    // have told the budget's real spacing, slots are booked one by one.
+    const booked =
+      known.tableSpacingMs === undefined
+        ? 1
+        : Math.max(
+            1,
+            Math.min(slots + bridged, Math.floor((latest - start) / known.spacingMs) + 1),
+          );
     const spacing = known.spacingMs;
-    const span = slots * spacing;
+    const span = booked * spacing;
     // One slot moves the budget on by the table's spacing, else (no answer has told it yet) by
     // the probe's gap; several by this container's spacing, which the condition checks.
     const step = known.tableSpacingMs === undefined ? PROBE_GAP_MS : spacing;
@@ -146,18 +154,18 @@ export async function takeSlots(
     const values: Record<string, AttributeValue> = {
       ":now": num(now),
       ":floor": num(floor),
-      ...(slots > 1 ? { ":spacing": num(spacing), ":span": num(span) } : { ":step": num(step) }),
+      ...(booked > 1 ? { ":spacing": num(spacing), ":span": num(span) } : { ":step": num(step) }),
     };
     const notDaily = "(attribute_not_exists(dailyUntil) OR dailyUntil < :now)";
     // Several slots are booked at this container's spacing: only if the table's is no wider.
-    const spacingHolds = slots > 1 ? " AND spacing <= :spacing" : "";
+    const spacingHolds = booked > 1 ? " AND spacing <= :spacing" : "";
     // Not knowing the limit, a container books a budget in use only once the table knows it.
     const limitKnown = known.tableSpacingMs === undefined ? " AND attribute_exists(spacing)" : "";
     const taken = idle
       ? // Nobody has called lately: the first slot is now, the next ones a spacing apart.
         await table.update(
           key,
-          slots > 1
+          booked > 1
             ? "SET tat = :start + :span, #ttl = :ttl"
             : "SET tat = if_not_exists(spacing, :step) + :start, #ttl = :ttl",
           { ...values, ":start": num(start) },
@@ -169,16 +177,16 @@ export async function takeSlots(
           key,
           // One slot: the table's spacing wins over what this container knows (others may have
           // learnt it). Several: this container's, which the condition checks is no narrower.
-          slots > 1
+          booked > 1
             ? "SET tat = tat + :span, #ttl = :ttl"
             : "SET tat = tat + if_not_exists(spacing, :step), #ttl = :ttl",
-          { ...values, ":lastStart": num(latest - (slots - 1) * spacing) },
+          { ...values, ":lastStart": num(latest - (booked - 1) * spacing) },
           `tat BETWEEN :floor AND :lastStart AND ${notDaily}${spacingHolds}${limitKnown}`,
           deadline,
           true,
         );
     if (taken.ok) {
-      const moved = slots > 1 ? span : (readNumber(taken.item.spacing) ?? step);
+      const moved = booked > 1 ? span : (readNumber(taken.item.spacing) ?? step);
       const nextSlot = readNumber(taken.item.tat) ?? start + moved;
       learnFromItem(known, taken.item);
       // Where the booking began: now for an idle budget, else where the table stood.
@@ -192,9 +200,9 @@ export async function takeSlots(
       if (contested && nextSlot > now + known.spacingMs) known.sawBookedAt = now;
       return {
         kind: "slot",
-        slots: Array.from({ length: slots }, (_, n) => first + n * spacing),
+        slots: Array.from({ length: booked }, (_, n) => first + n * spacing),
         contested,
-        probe: slots === 1 && readNumber(taken.item.spacing) === undefined,
+        probe: booked === 1 && readNumber(taken.item.spacing) === undefined,
       };
     }
     // The condition failed: learn what the table holds (DynamoDB returns it with the failure;
