@@ -96,7 +96,8 @@ export type Take =
  * conditional write when this container's view of the table is right (shared with the other
  * budgets of its shard item booked in the same turn: a batch's first calls), learning from the item
  * when it is not (at most four tries); says when the budget is busy, spent for the day, or
- * idle past what it could learn.
+ * idle past what it could learn. `bridge` more slots are booked with them only where the write
+ * finds the budget idle or where this container's last booking left it (`BRIDGE_MS`).
  */
 export async function takeSlots(
   table: BudgetTable,
