@@ -2,6 +2,7 @@ import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { raceTimeout, sleepUnlessReleased } from "../deadline.ts";
 import { learnContention, learnFromAnswer, SLOTS_PER_TAKE, slotsToBook } from "./budget-leases.ts";
 import { BudgetTable, budgetSchedule, num } from "./budget-table.ts";
+import { ExpectedCalls, locationOf } from "./expected-calls.ts";
 import {
   type BudgetCapacity,
   DOCUMENTED_BURST,
@@ -26,8 +27,6 @@ export { budgetPlace, budgetSchedule } from "./budget-table.ts";
 const DAILY_PAUSE_MS = 15 * 60_000;
 /** How long a container paces alone after the table failed, before it tries the table again. */
 const FALLBACK_MS = 60_000;
-/** How long an expectation holds: a batch's calls are asked for well within it. */
-const EXPECTATION_MS = 30_000;
 /** How often a container asks again while another's first call learns a budget's limit. */
 const PROBE_POLL_MS = 250;
 
@@ -62,8 +61,7 @@ export class FleetBudget implements Pacer {
   readonly #options: FleetBudgetOptions;
   readonly #known = new Map<string, KnownBudget>();
   readonly #pendingWrites = new Set<Promise<unknown>>();
-  /** Calls expected per location and not yet booked (see `expect`). */
-  readonly #expected = new Map<string, { calls: number; until: number }>();
+  readonly #expected = new ExpectedCalls();
   #fallbackUntil = 0;
   #fallbackAnnounced = false;
   readonly waits = { count: 0, totalMs: 0 };
@@ -98,7 +96,7 @@ export class FleetBudget implements Pacer {
     const known = this.#knownFor(key);
     const refuse = (reason: "burst" | "daily", until: number): Permit => {
       // This call will not be made: one fewer to book for the location.
-      this.#booked(key, 1);
+      this.#expected.booked(key, 1);
       return { granted: false, reason, retryAfterMs: until - Date.now() };
     };
     let waitedForFirstAnswer = false;
@@ -168,7 +166,7 @@ export class FleetBudget implements Pacer {
         if (take.kind === "busy") return refuse("burst", take.until);
         if (take.kind === "idle") return refuse("burst", Date.now() + known.spacingMs);
         learnContention(known, take.contested);
-        this.#booked(key, take.slots.length);
+        this.#expected.booked(key, take.slots.length);
         if (take.probe) slackMs = PROBE_GAP_MS / 2;
         const [first, ...rest] = take.slots as [number, ...number[]];
         slot = first;
@@ -211,17 +209,13 @@ export class FleetBudget implements Pacer {
    */
   expect(locationId: string, calls: number): void {
     const now = Date.now();
-    const current = this.#expected.get(locationId);
-    const open = current && current.until > now ? current.calls : 0;
-    // Slots already banked (a lease, a released tail) serve the first of these calls.
+    // Slots already banked (a lease, a bridge, a released tail) serve the first of these calls.
     let banked = 0;
     for (const [key, known] of this.#known) {
       if (locationOf(key) !== locationId) continue;
       banked += known.banked.filter((slot) => now - slot <= known.slackMs).length;
     }
-    const uncovered = Math.max(0, open + calls - banked);
-    if (uncovered === 0) this.#expected.delete(locationId);
-    else this.#expected.set(locationId, { calls: uncovered, until: now + EXPECTATION_MS });
+    this.#expected.add(locationId, calls, banked, now);
   }
 
   /**
@@ -254,18 +248,9 @@ export class FleetBudget implements Pacer {
   }
 
   #slotsWanted(key: string): { slots: number; bridge: number } {
-    const expected = this.#expected.get(locationOf(key));
-    if (!expected || expected.until <= Date.now()) return { slots: 1, bridge: 0 };
-    return slotsToBook(this.#knownFor(key), expected.calls);
-  }
-
-  /** `slots` of the location's expected calls are booked (or will not be made). */
-  #booked(key: string, slots: number): void {
-    const location = locationOf(key);
-    const expected = this.#expected.get(location);
-    if (!expected) return;
-    expected.calls -= slots;
-    if (expected.calls <= 0) this.#expected.delete(location);
+    const expected = this.#expected.pending(key);
+    if (expected === undefined) return { slots: 1, bridge: 0 };
+    return slotsToBook(this.#knownFor(key), expected);
   }
 
   observe(key: string, status: number, headers: RateLimitHeaders, sentAt: number): void {
@@ -393,10 +378,4 @@ export class FleetBudget implements Pacer {
     }
     return known;
   }
-}
-
-/** The location a budget key (`<locationId>:<fingerprint>`) belongs to. */
-function locationOf(key: string): string {
-  const colon = key.lastIndexOf(":");
-  return colon === -1 ? key : key.slice(0, colon);
 }
